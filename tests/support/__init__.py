@@ -1,0 +1,1 @@
+"""Shared test support: the local control plane, the ZStack simulator and polling helpers."""
