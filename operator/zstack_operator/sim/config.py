@@ -1,0 +1,65 @@
+"""Start-time configuration of the ZStack simulator and the uuids it is seeded with.
+
+Owned here: ``SimConfig`` (what ``zstack-operator sim`` options and test fixtures set) and the
+seed constants that samples, tests and docs refer to. Read by every other ``sim`` module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+#: The model center every fresh simulator knows (AddModelService needs one).
+DEFAULT_MODEL_CENTER_UUID = "5b1a1e0c6c2d4c8fb1f0a3d2e4c6b8a9"
+#: The zone every fresh simulator knows (``zoneUuid`` is checked when given).
+DEFAULT_ZONE_UUID = "8f14e45fceea467a9b0c7d1e2f3a4b5c"
+#: Models every fresh simulator knows (``modelUuids`` and Bind/Unbind check them).
+DEFAULT_MODEL_UUIDS: tuple[str, ...] = (
+    "c4ca4238a0b94382b0c8d1e2f3a4b5c6",
+    "c81e728d9d4c4f0a8b1c2d3e4f5a6b7c",
+    "eccbc87e4b5c4e2f9a1b2c3d4e5f6a7b",
+)
+#: Uuid of ZStack's built-in admin account (``AccountConstant.INITIAL_SYSTEM_ADMIN_UUID``).
+ADMIN_ACCOUNT_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"
+#: The context path every API lives under; clients append it to the endpoint root.
+CONTEXT_PATH = "/zstack"
+
+
+class SimMode(StrEnum):
+    """How mutations answer: 202 + job location (ZStack's REST server) or 200 directly."""
+
+    ASYNC = "async"
+    SYNC = "sync"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything fixed when a simulator starts; runtime faults start from these values."""
+
+    host: str = "127.0.0.1"
+    #: 0 picks a free port; ``Simulator.url`` tells which.
+    port: int = 0
+    mode: SimMode = SimMode.ASYNC
+    latency_ms: float = 0.0
+    #: How long an accepted asynchronous job runs before its mutation is applied.
+    job_duration_ms: float = 100.0
+    #: ``identity.session.timeout``: every authenticated call extends a session by this much.
+    session_timeout: float = 7200.0
+    account: str = "admin"
+    password: str = field(default="password", repr=False)
+    #: ``rest.completedApi.expiredPeriod``: how long finished jobs can still be polled.
+    job_ttl: float = 10800.0
+    error_rate: float = 0.0
+    reset_rate: float = 0.0
+    throttle_rate: float = 0.0
+    #: Seconds sent in ``Retry-After`` with a throttled (429) answer.
+    retry_after: float = 1.0
+    #: SQLite file keeping resources, sessions and unfinished jobs across restarts.
+    state_file: Path | None = None
+    #: Host written into job locations (ZStack writes its own address; clients must rewrite it).
+    location_host: str | None = None
+    #: ``apiTimeout`` in 202 answers when the request has no ``X-API-Timeout`` header.
+    api_timeout_ms: int = 1_800_000
+    #: Seed of the fault-injection dice, for reproducible chaos runs.
+    seed: int | None = None

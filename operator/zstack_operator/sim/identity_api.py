@@ -1,0 +1,110 @@
+"""The identity APIs: login, logout, session renewal and validation.
+
+``LogInByAccount`` compares the password as ZStack stores it, the SHA-512 hex of the configured
+password, and opens a session that expires after the session timeout (extended by every
+authenticated call, see ``auth``). ``RenewSession`` is asynchronous like every non-query API
+(``APIRenewSessionEvent``); logout and validation are synchronous and need no credential.
+Session uuids are credentials: nothing here logs them. Routed by ``app``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .auth import authenticate, read_credential
+from .config import ADMIN_ACCOUNT_UUID
+from .errorcodes import MSG_LOGIN, MSG_RENEW, failure, mandatory, out_of_range, session_expired
+from .inventory import session_inventory
+from .request import ApiRequest, json_response
+from .runtime import Prepared, SimContext, submit, sync_call
+from .state import SessionRecord, new_uuid
+from .validate import coerce_int
+
+#: ``APIRenewSessionMsg.duration`` range, in seconds.
+RENEW_RANGE = (60, 31536000)
+
+
+def _text(param: dict[str, Any], key: str) -> str | None:
+    value = param.get(key)
+    return None if value is None else str(value)
+
+
+async def login(ctx: SimContext, req: ApiRequest) -> web.Response:
+    """PUT /v1/accounts/login with ``logInByAccount`` (synchronous, no credential needed)."""
+    param = req.param(req.json_body(), "logInByAccount")
+    req.job_uuid()
+
+    def reply() -> dict[str, Any]:
+        account, password = _text(param, "accountName"), _text(param, "password")
+        if account is None:
+            raise mandatory("accountName", MSG_LOGIN)
+        if password is None:
+            raise mandatory("password", MSG_LOGIN)
+        stored = hashlib.sha512(ctx.config.password.encode()).hexdigest()
+        if account != ctx.config.account or not hmac.compare_digest(password, stored):
+            raise failure("ID.1000", "wrong account name or password")
+        now = time.time()
+        expires = now + ctx.config.session_timeout
+        session = SessionRecord(new_uuid(), ADMIN_ACCOUNT_UUID, now, expires)
+        ctx.state.save_session(session)
+        ctx.counters.logins += 1
+        return {"inventory": session_inventory(session)}
+
+    return sync_call(reply)
+
+
+async def logout(ctx: SimContext, req: ApiRequest) -> web.Response:
+    """DELETE /v1/accounts/sessions/{uuid}: always ``{}``, even for an unknown session."""
+    req.job_uuid()
+    ctx.state.delete_session(req.vars["uuid"])
+    return json_response(200, {})
+
+
+async def validate_session(ctx: SimContext, req: ApiRequest) -> web.Response:
+    """GET /v1/accounts/sessions/{uuid}/valid: ``{"valid": bool}``; does not extend it."""
+    req.job_uuid()
+    session = ctx.state.sessions.get(req.vars["uuid"])
+    return json_response(200, {"valid": session is not None and session.expires_at > time.time()})
+
+
+async def renew_session(ctx: SimContext, req: ApiRequest) -> web.Response:
+    """PUT /v1/accounts/sessions/{uuid}/renew with ``renewSession`` (asynchronous)."""
+    body = req.json_body()
+    cred = read_credential(req.method, req.path, req.headers, time.time())
+    param = req.param(body, "renewSession")
+    duration = None if param.get("duration") is None else coerce_int("duration", param["duration"])
+    target = req.vars["uuid"]
+
+    def prepare() -> Prepared:
+        authenticate(ctx.state, cred, ctx.config.session_timeout)
+        if duration is not None and not RENEW_RANGE[0] <= duration <= RENEW_RANGE[1]:
+            raise out_of_range("duration", MSG_RENEW, *RENEW_RANGE, duration)
+        _live_session(ctx, target)
+        return Prepared({"sessionUuid": target, "duration": duration or ctx.config.session_timeout})
+
+    return await submit(ctx, req, "RenewSession", prepare)
+
+
+def _live_session(ctx: SimContext, uuid: str) -> SessionRecord:
+    session = ctx.state.sessions.get(uuid)
+    if session is None or session.expires_at <= time.time():
+        raise session_expired()
+    return session
+
+
+def _renew(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    session = _live_session(ctx, payload["sessionUuid"])
+    session.expires_at = time.time() + payload["duration"]
+    ctx.state.save_session(session)
+    return 200, {"inventory": session_inventory(session)}
+
+
+def register(ctx: SimContext) -> None:
+    """Make the job manager carry out RenewSession jobs."""
+    ctx.jobs.register("RenewSession", functools.partial(_renew, ctx))

@@ -1,0 +1,79 @@
+"""Renders stored records as the inventories ZStack returns.
+
+Owned here: the JSON shape of ``ModelServiceInventory`` and ``SessionInventory`` on the wire:
+field order and names from ``zstack.models``, null fields omitted (CloudBusGson never serialises
+nulls) and dates in Gson's default format. Used by ``services_ops`` (job results),
+``services_api`` (queries) and ``identity_api`` (login and renew).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..zstack.models import ModelServiceInventory, format_zstack_date
+from .state import ServiceRecord, SessionRecord
+
+#: Wire names of every ModelServiceInventory field, in the order ZStack prints them.
+INVENTORY_FIELDS: tuple[str, ...] = tuple(
+    info.alias or name for name, info in ModelServiceInventory.model_fields.items()
+)
+#: Inventory fields holding dates (compared as dates by queries).
+DATE_FIELDS = frozenset({"createDate", "lastOpDate"})
+#: Sub-fields of the list-of-object inventory fields a query may name as ``list.field``.
+NESTED_FIELDS: dict[str, frozenset[str]] = {
+    "modelServiceRefs": frozenset({"uuid", "modelUuid", "modelServiceUuid"}),
+    "modelServiceImages": frozenset(
+        {"uuid", "modelServiceUuid", "cpuArchitecture", "vmImageUuid", "dockerImage"} | DATE_FIELDS
+    ),
+}
+
+
+def gson_date(epoch: float) -> str:
+    """A wall-clock time as ZStack prints a ``Timestamp``."""
+    return format_zstack_date(datetime.fromtimestamp(epoch, tz=UTC))
+
+
+def service_inventory(rec: ServiceRecord) -> dict[str, Any]:
+    """The ModelServiceInventory of ``rec``, exactly as the wire carries it."""
+    computed: dict[str, Any] = {
+        "uuid": rec.uuid,
+        "version": str(rec.version),
+        "cpuArchitectures": [img["cpuArchitecture"] for img in rec.images],
+        "modelServiceRefs": [
+            {"uuid": ref["uuid"], "modelUuid": ref["modelUuid"], "modelServiceUuid": rec.uuid}
+            for ref in rec.refs
+        ],
+        "modelServiceImages": [_image(rec.uuid, img) for img in rec.images],
+        "createDate": gson_date(rec.create_date),
+        "lastOpDate": gson_date(rec.last_op_date),
+    }
+    out: dict[str, Any] = {}
+    for name in INVENTORY_FIELDS:
+        value = computed[name] if name in computed else rec.fields.get(name)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _image(service_uuid: str, img: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"uuid": img["uuid"], "modelServiceUuid": service_uuid}
+    for key in ("cpuArchitecture", "vmImageUuid", "dockerImage"):
+        if img.get(key) is not None:
+            out[key] = img[key]
+    out["createDate"] = gson_date(img["createDate"])
+    out["lastOpDate"] = gson_date(img["lastOpDate"])
+    return out
+
+
+def session_inventory(rec: SessionRecord) -> dict[str, Any]:
+    """The SessionInventory of an account login (the user is the account itself)."""
+    return {
+        "uuid": rec.uuid,
+        "accountUuid": rec.account_uuid,
+        "userUuid": rec.account_uuid,
+        "userType": "AccountVO",
+        "expiredDate": gson_date(rec.expires_at),
+        "createDate": gson_date(rec.created_at),
+        "noSessionEvaluation": False,
+    }

@@ -1,0 +1,262 @@
+"""ZStack's query language for ``GET /v1/ai/model-services``: ``q=``, paging, sort, count.
+
+Parsing follows ``RestServer.handleQueryApi``: operators are tried in ZStack's order (``!=``
+before ``=``, ...), the first one contained in the condition splits it once, names are trimmed
+and values are not; a condition without an operator or a non-integer ``limit``/``start`` is a
+plain-text 400 (``RestError``). Evaluation is SQL-like: a null field matches no comparison, and
+``~=``/``!~=`` are SQL ``LIKE`` patterns. A field the inventory does not have is an invalid
+argument (``SYS.1007``). Called by ``services_api``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..zstack.models import parse_zstack_date
+from .errorcodes import RestError, failure
+from .inventory import DATE_FIELDS, INVENTORY_FIELDS, NESTED_FIELDS
+
+#: ZStack's operators in matching order ("DO NOT change the order": "=" sits after "!=").
+OPERATORS: tuple[str, ...] = (
+    "!=",
+    ">=",
+    "<=",
+    "!?=",
+    "!~=",
+    "~=",
+    "?=",
+    "=",
+    ">",
+    "<",
+    "is null",
+    "not null",
+)
+_NEGATIVE = frozenset({"!=", "!?=", "!~="})
+_POSITIVE_OF = {"!=": "=", "!?=": "?=", "!~=": "~="}
+DEFAULT_LIMIT = 1000
+_INT_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``q=`` condition: ``name op value`` (no value for ``is null``/``not null``)."""
+
+    name: str
+    op: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A parsed query request."""
+
+    conditions: tuple[Condition, ...] = ()
+    limit: int = DEFAULT_LIMIT
+    start: int = 0
+    count: bool = False
+    reply_with_count: bool = False
+    sort_by: str | None = None
+    sort_desc: bool = False
+    fields: tuple[str, ...] | None = None
+
+
+def parse_condition(cond: str) -> Condition:
+    """Split one ``q=`` value the way the REST server does."""
+    for op in OPERATORS:
+        if op in cond:
+            name, _, value = cond.partition(op)
+            if op in ("is null", "not null"):
+                return Condition(name.strip(), op)
+            return Condition(name.strip(), op, value)
+    raise RestError(
+        400,
+        f"Invalid query parameter. The '{cond}' in the parameter[q] doesn't contain any query "
+        f"operator. Valid query operators are [{', '.join(OPERATORS)}]",
+    )
+
+
+def _int_param(name: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise RestError(400, f"Invalid query parameter. '{name}' must be an integer") from None
+
+
+def parse_query(params: Iterable[tuple[str, str]]) -> QuerySpec:
+    """Build a QuerySpec from the query string; unknown parameters are ignored, as in ZStack."""
+    conditions: list[Condition] = []
+    seen: dict[str, str] = {}
+    for key, value in params:
+        key = key.strip()
+        if key == "q":
+            conditions.append(parse_condition(value))
+        else:
+            seen.setdefault(key, value.strip())  # the servlet keeps the first value
+    spec: dict[str, Any] = {"conditions": tuple(conditions)}
+    if "limit" in seen:
+        spec["limit"] = _int_param("limit", seen["limit"])
+    if "start" in seen:
+        spec["start"] = _int_param("start", seen["start"])
+    spec["count"] = seen.get("count", "").lower() == "true"
+    spec["reply_with_count"] = seen.get("replyWithCount", "").lower() == "true"
+    if sort := seen.get("sort"):
+        spec["sort_desc"] = sort.startswith("-")
+        spec["sort_by"] = sort.lstrip("+-")
+    if "fields" in seen:
+        spec["fields"] = tuple(f.strip() for f in seen["fields"].split(",") if f.strip())
+        if not spec["fields"]:
+            raise RestError(400, "Invalid query parameter. 'fields' contains zero field")
+    return QuerySpec(**spec)
+
+
+def candidate_uuids(spec: QuerySpec) -> set[str] | None:
+    """Uuids a ``uuid=``/``uuid?=`` condition restricts the query to (a lookup, not a scan)."""
+    found: set[str] | None = None
+    for cond in spec.conditions:
+        if cond.name == "uuid" and cond.op in ("=", "?=") and cond.value is not None:
+            values = {cond.value} if cond.op == "=" else set(cond.value.split(","))
+            found = values if found is None else found & values
+    return found
+
+
+def _check_field(name: str) -> None:
+    head, _, sub = name.partition(".")
+    known = sub in NESTED_FIELDS.get(head, ()) if sub else head in INVENTORY_FIELDS
+    if not known:
+        raise failure(
+            "SYS.1007",
+            f"condition name[{name}] is invalid, no such field on inventory "
+            f"class[org.zstack.ai.entity.ModelServiceInventory]",
+        )
+
+
+def _values(inv: Mapping[str, Any], name: str) -> list[Any]:
+    head, _, sub = name.partition(".")
+    value = inv.get(head)
+    if sub:
+        return [item[sub] for item in value or () if item.get(sub) is not None]
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
+def _coerce(sample: Any, text: str, field: str) -> Any:
+    """Read ``text`` as the type of the field's value, as the database would compare it."""
+    try:
+        if field.rpartition(".")[2] in DATE_FIELDS:
+            return parse_zstack_date(int(text) if text.isdigit() else text)
+        if isinstance(sample, bool):
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            return text.lower() == "true"
+        if isinstance(sample, int):
+            return int(text)
+    except (ValueError, TypeError):
+        raise failure(
+            "SYS.1007", f"invalid value[{text}] of the query condition on field[{field}]"
+        ) from None
+    return text
+
+
+_LIKE_WILDCARDS = {"%": ".*", "_": "."}
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """MySQL ``LIKE`` as a regex: ``%`` any run, ``_`` one character, a backslash escapes."""
+    parts: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            parts.append(re.escape(next(chars, "\\")))
+        else:
+            parts.append(_LIKE_WILDCARDS.get(ch) or re.escape(ch))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _sortable(value: Any, field: str) -> Any:
+    return parse_zstack_date(value) if field in DATE_FIELDS else value
+
+
+def _matches_positive(cond: Condition, values: list[Any]) -> bool:
+    if cond.op == "is null":
+        return not values
+    if cond.op == "not null":
+        return bool(values)
+    assert cond.value is not None
+    for value in values:
+        value = _sortable(value, cond.name.rpartition(".")[2])
+        if cond.op == "~=":
+            if _like(cond.value).fullmatch(str(value)):
+                return True
+            continue
+        if cond.op == "?=":
+            if value in {_coerce(value, v, cond.name) for v in cond.value.split(",")}:
+                return True
+            continue
+        other = _coerce(value, cond.value, cond.name)
+        if _COMPARE[cond.op](value, other):
+            return True
+    return False
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: bool(a == b),
+    ">": lambda a, b: bool(a > b),
+    "<": lambda a, b: bool(a < b),
+    ">=": lambda a, b: bool(a >= b),
+    "<=": lambda a, b: bool(a <= b),
+}
+
+
+def matches(cond: Condition, inv: Mapping[str, Any]) -> bool:
+    """Whether one inventory satisfies one condition (SQL semantics: null never compares)."""
+    values = _values(inv, cond.name)
+    if cond.op in _NEGATIVE:
+        if not values:
+            return False
+        return not _matches_positive(
+            Condition(cond.name, _POSITIVE_OF[cond.op], cond.value), values
+        )
+    return _matches_positive(cond, values)
+
+
+def run_query(spec: QuerySpec, inventories: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Filter, sort, page and shape inventories into ZStack's query reply."""
+    for cond in spec.conditions:
+        _check_field(cond.name)
+    if spec.limit < 0 or spec.start < 0:
+        bad, value = ("limit", spec.limit) if spec.limit < 0 else ("start", spec.start)
+        raise failure("SYS.1007", f"{bad} must be in range of [0, {_INT_MAX}], but {value} found")
+    hits = [inv for inv in inventories if all(matches(c, inv) for c in spec.conditions)]
+    if spec.count:
+        return {"total": len(hits)}
+    if spec.sort_by:
+        hits = _sorted(hits, spec.sort_by, spec.sort_desc)
+    page = hits[spec.start : spec.start + spec.limit]
+    if spec.fields:
+        page = [{k: v for k, v in inv.items() if k in spec.fields} for inv in page]
+    reply: dict[str, Any] = {"inventories": page}
+    if spec.reply_with_count:
+        reply["total"] = len(hits)
+    return reply
+
+
+def _sorted(hits: list[dict[str, Any]], field: str, desc: bool) -> list[dict[str, Any]]:
+    if field not in INVENTORY_FIELDS:
+        raise failure("SYS.1007", f"sortBy[{field}] is not a field of ModelServiceInventory")
+    present = [inv for inv in hits if inv.get(field) is not None]
+    missing = [inv for inv in hits if inv.get(field) is None]
+    present.sort(key=lambda inv: _key(inv[field], field), reverse=desc)
+    # MySQL orders NULL first ascending and last descending.
+    return present + missing if desc else missing + present
+
+
+def _key(value: Any, field: str) -> Any:
+    key = _sortable(value, field)
+    if isinstance(key, datetime | int | float | str):
+        return key
+    return str(key)

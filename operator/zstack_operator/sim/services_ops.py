@@ -1,0 +1,135 @@
+"""What model-service jobs do when they complete: the mutations of the simulated world.
+
+Each executor takes the payload the API pipeline accepted (``services_api``) and applies it to
+``State``, returning the API result ZStack would send: ``{"inventory": ...}`` for create, update
+and bind, ``{}`` for delete and unbind. The world may have changed while the job ran, so the
+executors check again what they depend on (a service deleted meanwhile is ``SYS.1003``).
+Registered with ``jobs.JobManager`` by ``register``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from .errorcodes import already_exists, not_found
+from .inventory import INVENTORY_FIELDS, service_inventory
+from .runtime import SimContext
+from .state import ServiceRecord, new_uuid
+
+#: Inventory fields the simulator computes rather than copies from the params.
+_COMPUTED = frozenset(
+    {"uuid", "version", "cpuArchitectures", "modelServiceRefs", "modelServiceImages"}
+    | {"createDate", "lastOpDate"}
+)
+#: Params kept from the create request without appearing in the inventory.
+_CREATE_ONLY = ("zoneUuid", "tagUuids", "resourceUuid", "modelUuids")
+#: Values a new service reports when the request left them out (SDK and DB defaults).
+DEFAULTS: dict[str, Any] = {
+    "type": "Endpoint",
+    "system": False,
+    "supportDistributed": False,
+    "hasNewVersion": False,
+    "size": 0,
+}
+SERVICE_VO = "ModelServiceVO"
+
+
+def _images(images: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    return [{"uuid": new_uuid(), **img, "createDate": now, "lastOpDate": now} for img in images]
+
+
+def _service(ctx: SimContext, uuid: str, field: str = "uuid") -> ServiceRecord:
+    rec = ctx.state.services.get(uuid)
+    if rec is None:
+        raise not_found(field, uuid, SERVICE_VO)
+    return rec
+
+
+def add(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """AddModelService: the service appears with version 1."""
+    uuid: str = payload["uuid"]
+    if uuid in ctx.state.services:
+        raise already_exists(uuid, SERVICE_VO)
+    params: dict[str, Any] = payload["params"]
+    now = time.time()
+    fields = dict(DEFAULTS)
+    fields.update({k: v for k, v in params.items() if k in INVENTORY_FIELDS and k not in _COMPUTED})
+    refs = [
+        {"uuid": new_uuid(), "modelUuid": m} for m in dict.fromkeys(params.get("modelUuids", []))
+    ]
+    extra = {k: params[k] for k in _CREATE_ONLY if k in params}
+    extra.update({k: payload[k] for k in ("systemTags", "userTags") if k in payload})
+    rec = ServiceRecord(
+        uuid=uuid,
+        seq=ctx.state.next_seq(),
+        fields=fields,
+        images=_images(params.get("architectureImages", []), now),
+        refs=refs,
+        version=1,
+        create_date=now,
+        last_op_date=now,
+        extra=extra,
+    )
+    ctx.state.save_service(rec)
+    ctx.counters.created[uuid] += 1
+    return 200, {"inventory": service_inventory(rec)}
+
+
+def update(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """UpdateModelService: only the given fields change; every update makes a new version."""
+    rec = _service(ctx, payload["uuid"])
+    now = time.time()
+    for key, value in payload["changes"].items():
+        if key == "architectureImages":
+            rec.images = _images(value, now)
+        elif key in INVENTORY_FIELDS and key not in _COMPUTED:
+            rec.fields[key] = value
+    rec.version += 1
+    rec.last_op_date = now
+    ctx.state.save_service(rec)
+    return 200, {"inventory": service_inventory(rec)}
+
+
+def delete(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """DeleteModelService: gone (its model bindings with it); a missing service is success."""
+    ctx.state.delete_service(payload["uuid"])
+    return 200, {}
+
+
+def _check_pair(ctx: SimContext, payload: dict[str, Any]) -> ServiceRecord:
+    if payload["modelUuid"] not in ctx.state.models:
+        raise not_found("modelUuid", payload["modelUuid"], "ModelVO")
+    return _service(ctx, payload["modelServiceUuid"], "modelServiceUuid")
+
+
+def bind(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """BindModelToService: the model appears in ``modelServiceRefs`` (once)."""
+    rec = _check_pair(ctx, payload)
+    if all(ref["modelUuid"] != payload["modelUuid"] for ref in rec.refs):
+        rec.refs.append({"uuid": new_uuid(), "modelUuid": payload["modelUuid"]})
+        ctx.state.save_service(rec)
+    return 200, {"inventory": service_inventory(rec)}
+
+
+def unbind(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """UnbindModelFromService: the model leaves ``modelServiceRefs``; unbound is success."""
+    rec = _check_pair(ctx, payload)
+    kept = [ref for ref in rec.refs if ref["modelUuid"] != payload["modelUuid"]]
+    if len(kept) != len(rec.refs):
+        rec.refs = kept
+        ctx.state.save_service(rec)
+    return 200, {}
+
+
+def register(ctx: SimContext) -> None:
+    """Make the job manager carry out model-service jobs."""
+    for api, executor in (
+        ("AddModelService", add),
+        ("UpdateModelService", update),
+        ("DeleteModelService", delete),
+        ("BindModelToService", bind),
+        ("UnbindModelFromService", unbind),
+    ):
+        ctx.jobs.register(api, functools.partial(executor, ctx))
