@@ -1,0 +1,160 @@
+"""The observed state of a ModelService: ``ModelServiceStatus`` and its parts.
+
+Owned here: the shape of ``.status`` (inventory facts, conditions, the last ZStack error, the
+pending job, and the create-only values the service was created with). The operator writes it
+(``status`` builds conditions, ``reconcile`` fills the rest); ``crdgen`` renders its schema.
+
+Reading is tolerant (unknown keys are ignored) so that status written by another operator
+version never stops a reconcile; writing goes through these models, so it always fits the CRD.
+"""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from zstack_operator.resources.common import (
+    ConditionStatus,
+    CrdModel,
+    JobAction,
+    Rfc3339,
+    Uuid32,
+)
+from zstack_operator.zstack.models import ErrorCode
+
+
+class _StatusModel(CrdModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Condition(_StatusModel):
+    """One condition (Ready or Synced), shaped like Kubernetes' metav1.Condition."""
+
+    type: str = Field(description="Condition type: Ready or Synced.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        description="One CamelCase word saying why (Ready: Available, Creating, Updating, "
+        "Deleting, NotFound, Unavailable; Synced: ReconcileSuccess, ReconcileError, Rejected, "
+        "InvalidSpec, ImmutableFieldChanged, Paused, Observing)."
+    )
+    message: str = Field(default="", description="Human-readable detail of the condition.")
+    last_transition_time: Rfc3339 = Field(description="When the status last changed (RFC 3339).")
+    observed_generation: int | None = Field(
+        default=None,
+        description="metadata.generation of the spec this condition was computed from.",
+        json_schema_extra={"format": "int64"},
+    )
+
+
+class ErrorCause(_StatusModel):
+    """One ZStack error in the cause chain of ``status.error``."""
+
+    code: str | None = Field(default=None, description="ZStack error code, e.g. SYS.1007.")
+    description: str | None = Field(default=None, description="ZStack's generic text for the code.")
+    details: str | None = Field(default=None, description="The specific error message.")
+    elaboration: str | None = Field(default=None, description="ZStack's optional hint.")
+
+
+class StatusError(ErrorCause):
+    """The last ZStack error, with its cause chain flattened (outermost first).
+
+    ZStack nests ``cause`` objects; a CRD schema cannot be recursive, so the chain below the
+    top error is stored as the list ``causes``.
+    """
+
+    causes: list[ErrorCause] = Field(
+        default_factory=list,
+        description="The errors that caused this one, outermost first (ZStack's nested cause "
+        "chain, flattened).",
+    )
+
+    @classmethod
+    def from_error_code(cls, error: ErrorCode) -> StatusError:
+        """Flatten a ZStack ErrorCode (and its nested causes) into the status shape."""
+        top, *rest = error.chain()
+        return cls(
+            code=top.code,
+            description=top.description,
+            details=top.details,
+            elaboration=top.elaboration,
+            causes=[
+                ErrorCause(
+                    code=c.code,
+                    description=c.description,
+                    details=c.details,
+                    elaboration=c.elaboration,
+                )
+                for c in rest
+            ],
+        )
+
+
+class PendingJob(_StatusModel):
+    """The ZStack job being waited on, recorded before the call so a restart resumes it."""
+
+    uuid: Uuid32 = Field(description="The job's uuid, sent as X-Job-UUID (32 hex characters).")
+    action: JobAction = Field(
+        description="What the job does: Create, Update, Delete, Bind or Unbind."
+    )
+    started_at: Rfc3339 = Field(description="When the job was submitted (RFC 3339).")
+    generation: int | None = Field(
+        default=None,
+        description="metadata.generation of the spec the job applies.",
+        json_schema_extra={"format": "int64"},
+    )
+
+
+class CreatedWith(_StatusModel):
+    """Create-only values ZStack does not report back, recorded when the service was created."""
+
+    zone_uuid: Uuid32 | None = Field(default=None, description="spec.zoneUuid at creation.")
+    tag_uuids: list[Uuid32] | None = Field(default=None, description="spec.tagUuids at creation.")
+    system_tags: list[str] | None = Field(default=None, description="spec.systemTags at creation.")
+    user_tags: list[str] | None = Field(default=None, description="spec.userTags at creation.")
+
+
+class ModelServiceStatus(_StatusModel):
+    """Observed state, written only by the operator."""
+
+    uuid: Uuid32 | None = Field(
+        default=None,
+        description="UUID of the model service in ZStack. Written before the first create "
+        "call, so a retry can never create a second service.",
+    )
+    version: str | None = Field(
+        default=None, description="Model service version reported by ZStack."
+    )
+    has_new_version: bool | None = Field(
+        default=None, description="Whether ZStack reports that a newer version exists."
+    )
+    size: int | None = Field(
+        default=None,
+        description="Size of the model service as ZStack reports it (ZStack does not document "
+        "the unit).",
+        json_schema_extra={"format": "int64"},
+    )
+    create_date: Rfc3339 | None = Field(
+        default=None, description="When ZStack created the model service (RFC 3339)."
+    )
+    last_op_date: Rfc3339 | None = Field(
+        default=None, description="When ZStack last changed the model service (RFC 3339)."
+    )
+    observed_generation: int | None = Field(
+        default=None,
+        description="metadata.generation of the spec last reconciled.",
+        json_schema_extra={"format": "int64"},
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready and Synced conditions.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    error: StatusError | None = Field(
+        default=None, description="The last ZStack error; cleared on success."
+    )
+    pending_job: PendingJob | None = Field(
+        default=None, description="The ZStack job being waited on, if any."
+    )
+    created_with: CreatedWith | None = Field(
+        default=None,
+        description="Create-only values the service was created with, to detect later changes.",
+    )
