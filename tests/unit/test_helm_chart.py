@@ -1,0 +1,178 @@
+"""The Helm chart's shape: lint, the default install, the Deployment, RBAC modes, NOTES.
+
+Rendered by Helm's own code (tests/support/helm_chart.py); each test asserts on the objects a
+cluster would receive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import helm_python
+import pytest
+
+from tests.support.helm_chart import CHART, NS, WATCH_RULES, container, env, render, secret_rule
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[helm_python.Chart]:
+    with helm_python.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def test_lint_reports_nothing_above_info() -> None:
+    for values in (
+        None,
+        {"watchNamespaces": ["team-a"], "metrics": {"serviceMonitor": {"enabled": True}}},
+    ):
+        report = helm_python.lint(CHART, values, strict=True, namespace=NS, kube_version="v1.20.2")
+        assert report["errors"] == []
+        assert [m for m in report["messages"] if m["severity"] > 1] == []
+
+
+def test_default_render_is_exactly_the_cluster_wide_install(chart: helm_python.Chart) -> None:
+    objects = render(chart)
+    assert set(objects) == {
+        ("ServiceAccount", "zstack-operator", NS),
+        ("ClusterRole", "zstack-operator", None),
+        ("ClusterRoleBinding", "zstack-operator", None),
+        ("Role", "zstack-operator-credentials-reader", NS),
+        ("RoleBinding", "zstack-operator-credentials-reader", NS),
+        ("Service", "zstack-operator-metrics", NS),
+        ("Deployment", "zstack-operator", NS),
+    }
+    assert objects["ClusterRole", "zstack-operator", None]["rules"] == WATCH_RULES
+    assert objects["ClusterRoleBinding", "zstack-operator", None]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "zstack-operator", "namespace": NS}
+    ]
+    reader = objects["Role", "zstack-operator-credentials-reader", NS]
+    assert reader["rules"] == secret_rule("zstack-operator-credentials")
+    assert objects["RoleBinding", "zstack-operator-credentials-reader", NS]["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "zstack-operator-credentials-reader",
+    }
+
+
+def test_deployment_is_one_restricted_replica(chart: helm_python.Chart) -> None:
+    objects = render(chart)
+    spec = objects["Deployment", "zstack-operator", NS]["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == "zstack-operator"
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    operator = container(objects)
+    assert operator["image"] == "zstack-operator:0.1.0"
+    assert operator["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert operator["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+    assert operator["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_probes_hit_the_health_port(chart: helm_python.Chart) -> None:
+    operator = container(render(chart, {"healthPort": 9090}))
+    assert operator["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]
+    assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert operator["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert env(render(chart, {"healthPort": 9090}))["ZSTACK_OPERATOR_HEALTH_ADDRESS"] == (
+        "0.0.0.0:9090"
+    )
+
+
+def test_default_settings_reach_the_operator_as_environment(chart: helm_python.Chart) -> None:
+    objects = render(chart)
+    assert "args" not in container(objects)
+    assert env(objects) == {
+        "POD_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        "ZSTACK_CREDENTIALS_SECRET": "$(POD_NAMESPACE)/zstack-operator-credentials",
+        "ZSTACK_DRIFT_INTERVAL": "600",
+        "ZSTACK_MAX_IN_FLIGHT": "16",
+        "ZSTACK_OPERATOR_HEALTH_ADDRESS": "0.0.0.0:8080",
+        "ZSTACK_OPERATOR_LOG_FORMAT": "json",
+        "ZSTACK_OPERATOR_LOG_LEVEL": "INFO",
+    }
+
+
+def test_every_setting_and_extra_args(chart: helm_python.Chart) -> None:
+    values = {
+        "zstack": {"endpoint": "https://zstack.internal:8443", "tls": {"insecureSkipVerify": True}},
+        "operator": {
+            "driftInterval": 120,
+            "maxInFlight": 4,
+            "logFormat": "text",
+            "logLevel": "DEBUG",
+            "extraArgs": ["--log-level=WARNING"],
+            "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}],
+        },
+        "image": {"repository": "registry.example/zso", "digest": "sha256:" + "ab" * 32},
+    }
+    objects = render(chart, values)
+    operator = container(objects)
+    assert operator["args"] == ["--log-level=WARNING"]
+    assert operator["image"] == "registry.example/zso@sha256:" + "ab" * 32
+    assert env(objects) == {
+        "POD_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        "ZSTACK_ENDPOINT": "https://zstack.internal:8443",
+        "ZSTACK_CREDENTIALS_SECRET": "$(POD_NAMESPACE)/zstack-operator-credentials",
+        "ZSTACK_INSECURE_SKIP_TLS_VERIFY": "true",
+        "ZSTACK_DRIFT_INTERVAL": "120",
+        "ZSTACK_MAX_IN_FLIGHT": "4",
+        "ZSTACK_OPERATOR_HEALTH_ADDRESS": "0.0.0.0:8080",
+        "ZSTACK_OPERATOR_LOG_FORMAT": "text",
+        "ZSTACK_OPERATOR_LOG_LEVEL": "DEBUG",
+        "HTTPS_PROXY": "http://proxy:3128",
+    }
+
+
+def test_namespaced_mode_grants_nothing_cluster_wide(chart: helm_python.Chart) -> None:
+    objects = render(chart, {"watchNamespaces": ["team-a", "team-b"]})
+    assert not [key for key in objects if key[0].startswith("Cluster")]
+    for ns in ("team-a", "team-b"):
+        assert objects["Role", "zstack-operator", ns]["rules"] == WATCH_RULES
+        assert objects["RoleBinding", "zstack-operator", ns]["subjects"] == [
+            {"kind": "ServiceAccount", "name": "zstack-operator", "namespace": NS}
+        ]
+    assert env(objects)["ZSTACK_OPERATOR_NAMESPACES"] == "team-a,team-b"
+    assert objects["Role", "zstack-operator-credentials-reader", NS]["rules"] == secret_rule(
+        "zstack-operator-credentials"
+    )
+
+
+def test_existing_service_account_and_no_rbac(chart: helm_python.Chart) -> None:
+    values = {"serviceAccount": {"create": False, "name": "platform-sa"}, "rbac": {"create": False}}
+    objects = render(chart, values)
+    assert {key[0] for key in objects} == {"Service", "Deployment"}
+    pod = objects["Deployment", "zstack-operator", NS]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "platform-sa"
+
+
+def test_notes_warn_about_a_missing_endpoint(chart: helm_python.Chart) -> None:
+    notes = chart.render(name="zstack-operator", namespace=NS)[
+        "zstack-operator/templates/NOTES.txt"
+    ]
+    assert "WARNING: zstack.endpoint is empty" in notes
+    assert "create secret generic zstack-operator-credentials" in notes
+    configured = chart.render(
+        {
+            "zstack": {"endpoint": "http://z:8080"},
+            "credentials": {"create": True, "accountName": "a", "password": "p"},
+        },
+        name="zstack-operator",
+        namespace=NS,
+    )["zstack-operator/templates/NOTES.txt"]
+    assert "WARNING" not in configured
+    assert "create secret" not in configured
+    assert "kubectl apply --server-side --force-conflicts -f <chart>/crds/" in configured
