@@ -10,6 +10,7 @@ argument (``SYS.1007``). Called by ``services_api``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -162,6 +163,16 @@ def _coerce(sample: Any, text: str, field: str) -> Any:
     return text
 
 
+@functools.lru_cache(maxsize=64)
+def _value_set(kind: str, text: str, field: str) -> frozenset[Any]:
+    """The coerced values of an ``?=`` list, built once per query rather than once per row.
+
+    A 1,000-uuid batch query over 1,000 services would otherwise coerce a million strings.
+    """
+    sample: Any = True if kind == "bool" else 0 if kind == "int" else ""
+    return frozenset(_coerce(sample, v, field) for v in text.split(","))
+
+
 _LIKE_WILDCARDS = {"%": ".*", "_": "."}
 
 
@@ -194,7 +205,7 @@ def _matches_positive(cond: Condition, values: list[Any]) -> bool:
                 return True
             continue
         if cond.op == "?=":
-            if value in {_coerce(value, v, cond.name) for v in cond.value.split(",")}:
+            if value in _value_set(type(value).__name__, cond.value, cond.name):
                 return True
             continue
         other = _coerce(value, cond.value, cond.name)
