@@ -1,0 +1,299 @@
+"""``ZStackClient``: the typed, async model-service API of one ZStack endpoint.
+
+Owned here: the public operations (add, get, query, batch get, update, delete, bind, unbind,
+resume a job) and their exact request envelopes (ZSTACK-API.md 2.1 and 3.1): ``{"param": ...}``
+plus top-level ``systemTags``/``userTags`` for AddModelService, ``{"updateModelService": ...}``
+with only the given fields, ``{"param": {}}`` for bind, query strings for GET and DELETE.
+Everything below an operation (auth, retries, polling, errors) lives in the sibling modules.
+Used by the operator's reconcile layer, ``zstack.batch`` and the ``bench-client`` command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from .auth import AccessKeyAuth, Authenticator, SessionAuth
+from .credentials import AccessKeyCredentials, AccountCredentials, Credentials
+from .dispatch import Call, Dispatcher
+from .errors import ZStackConfigError, ZStackRESTError
+from .jobs import JobRunner
+from .models import AddModelServiceParam, DeleteMode, ModelServiceInventory, UpdateModelServiceParam
+from .redact import Redactor
+from .retry import PollPolicy, RetryPolicy
+from .transport import Params, RequestObserver, Transport
+
+log = logging.getLogger(__name__)
+
+#: ZStack answers at most this many inventories per query (``limit`` defaults to 1000).
+SERVER_PAGE_LIMIT = 1000
+_SERVICES = "/ai/model-services"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """One page of QueryModelService; ``total`` only when ``reply_with_count`` was asked."""
+
+    inventories: list[ModelServiceInventory]
+    total: int | None = None
+
+
+def _secrets_of(credentials: Credentials) -> tuple[str, ...]:
+    if isinstance(credentials, AccountCredentials):
+        return credentials.password.get_secret_value(), credentials.password_hash()
+    return (credentials.access_key_secret.get_secret_value(),)
+
+
+def _inventory(result: dict[str, Any], api: str) -> ModelServiceInventory:
+    inventory = result.get("inventory")
+    if not isinstance(inventory, dict):
+        raise ZStackRESTError(200, "the reply has no inventory", api=api)
+    return ModelServiceInventory.model_validate(inventory)
+
+
+class ZStackClient:
+    """Async client of one ZStack endpoint; share one instance per endpoint + credentials.
+
+    ``endpoint`` is the root URL (``http://mn:8080``); ``/zstack/v1`` is appended. Every
+    mutation takes ``job_uuid`` (sent as ``X-Job-UUID``; generated when omitted) and ``wait``
+    (seconds to poll before ``JobTimeoutError``; None uses ``poll.timeout``).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        credentials: Credentials,
+        *,
+        max_in_flight: int = 16,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        observer: RequestObserver | None = None,
+    ) -> None:
+        if not isinstance(credentials, AccountCredentials | AccessKeyCredentials):
+            raise ZStackConfigError("credentials must be Account- or AccessKeyCredentials")
+        self._transport = Transport(
+            endpoint,
+            redact=Redactor(*_secrets_of(credentials)),
+            max_in_flight=max_in_flight,
+            verify=verify,
+            timeout=timeout,
+            observer=observer,
+        )
+        auth: Authenticator
+        if isinstance(credentials, AccountCredentials):
+            auth = SessionAuth(credentials, self._transport)
+        else:
+            auth = AccessKeyAuth(credentials)
+        self._auth = auth
+        self._max_in_flight = max_in_flight
+        self._dispatcher = Dispatcher(self._transport, auth, retry or RetryPolicy())
+        self._jobs = JobRunner(self._dispatcher, poll or PollPolicy())
+
+    @property
+    def endpoint(self) -> str:
+        """The API root every request goes to (``<endpoint>/zstack/v1``)."""
+        return self._transport.base_url
+
+    def __repr__(self) -> str:
+        return (
+            f"ZStackClient(endpoint={self.endpoint!r}, auth={self._auth!r}, "
+            f"max_in_flight={self._max_in_flight})"
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Log out (session mode) and close the connection pool; safe to call twice."""
+        if self._transport.closed:
+            return
+        await self._auth.close()
+        await self._transport.aclose()
+
+    # -- mutations -------------------------------------------------------------------------
+
+    async def add_model_service(
+        self,
+        param: AddModelServiceParam,
+        *,
+        system_tags: Sequence[str] | None = None,
+        user_tags: Sequence[str] | None = None,
+        job_uuid: str | None = None,
+        wait: float | None = None,
+    ) -> ModelServiceInventory:
+        """AddModelService: ``POST /ai/model-services`` ``{"param", "systemTags", "userTags"}``."""
+        body: dict[str, Any] = {"param": param.wire()}
+        if system_tags is not None:
+            body["systemTags"] = list(system_tags)
+        if user_tags is not None:
+            body["userTags"] = list(user_tags)
+        call = Call("POST", _SERVICES, api="AddModelService", body=body, job_uuid=job_uuid)
+        return _inventory(await self._jobs.mutate(call, wait=wait), call.api)
+
+    async def update_model_service(
+        self,
+        uuid: str,
+        param: UpdateModelServiceParam,
+        *,
+        job_uuid: str | None = None,
+        wait: float | None = None,
+    ) -> ModelServiceInventory:
+        """UpdateModelService: ``PUT /ai/model-services/{uuid}`` with only the given fields."""
+        call = Call(
+            "PUT",
+            f"{_SERVICES}/{uuid}",
+            api="UpdateModelService",
+            body={"updateModelService": param.wire()},
+            job_uuid=job_uuid,
+        )
+        return _inventory(await self._jobs.mutate(call, wait=wait), call.api)
+
+    async def delete_model_service(
+        self,
+        uuid: str,
+        *,
+        mode: DeleteMode = DeleteMode.PERMISSIVE,
+        job_uuid: str | None = None,
+        wait: float | None = None,
+    ) -> None:
+        """DeleteModelService: ``DELETE /ai/model-services/{uuid}?deleteMode=<mode>``."""
+        params: Params = [("deleteMode", DeleteMode(mode).value)]
+        call = Call(
+            "DELETE", f"{_SERVICES}/{uuid}", api="DeleteModelService", params=params,
+            job_uuid=job_uuid,
+        )  # fmt: skip
+        await self._jobs.mutate(call, wait=wait)
+
+    async def bind_model(
+        self,
+        model_uuid: str,
+        service_uuid: str,
+        *,
+        job_uuid: str | None = None,
+        wait: float | None = None,
+    ) -> None:
+        """BindModelToService: ``POST /ai/models/{model}/model-services/{service}``."""
+        path = f"/ai/models/{model_uuid}/model-services/{service_uuid}"
+        call = Call("POST", path, api="BindModelToService", body={"param": {}}, job_uuid=job_uuid)
+        await self._jobs.mutate(call, wait=wait)
+
+    async def unbind_model(
+        self,
+        model_uuid: str,
+        service_uuid: str,
+        *,
+        job_uuid: str | None = None,
+        wait: float | None = None,
+    ) -> None:
+        """UnbindModelFromService: ``DELETE /ai/models/{model}/model-services/{service}``."""
+        path = f"/ai/models/{model_uuid}/model-services/{service_uuid}"
+        call = Call("DELETE", path, api="UnbindModelFromService", job_uuid=job_uuid)
+        await self._jobs.mutate(call, wait=wait)
+
+    async def wait_job(
+        self,
+        job_uuid: str,
+        *,
+        api: str = "",
+        # Not asyncio.timeout: expiry must raise JobTimeoutError naming the job, and must not
+        # cancel a poll in the middle.
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> ModelServiceInventory | None:
+        """Resume a job by uuid (e.g. after a restart): its inventory, or None if it has none.
+
+        Raises the job's ``ZStackAPIError`` if it failed, ``JobExpiredError`` if ZStack no
+        longer knows it (fall back to a query) and ``JobTimeoutError`` if still running.
+        """
+        result = await self._jobs.wait(job_uuid, api=api, timeout=self._jobs.deadline(timeout))
+        return _inventory(result, api) if "inventory" in result else None
+
+    # -- queries ---------------------------------------------------------------------------
+
+    async def query_model_services(
+        self,
+        conditions: Sequence[str] = (),
+        *,
+        limit: int | None = None,
+        start: int | None = None,
+        sort: str | None = None,
+        reply_with_count: bool = False,
+        fields: Sequence[str] | None = None,
+    ) -> QueryResult:
+        """QueryModelService: ``GET /ai/model-services?q=<cond>&q=...`` (conditions ANDed)."""
+        params: Params = [("q", condition) for condition in conditions]
+        if limit is not None:
+            params.append(("limit", str(limit)))
+        if start is not None:
+            params.append(("start", str(start)))
+        if sort is not None:
+            params.append(("sort", sort))
+        if reply_with_count:
+            params.append(("replyWithCount", "true"))
+        if fields is not None:
+            # The uuid identifies every inventory the client hands out.
+            params.append(("fields", ",".join(dict.fromkeys(["uuid", *fields]))))
+        call = Call("GET", _SERVICES, api="QueryModelService", params=params)
+        body = (await self._dispatcher.send(call)).reply.obj()
+        inventories = [ModelServiceInventory.model_validate(i) for i in body.get("inventories", [])]
+        total = body.get("total")
+        return QueryResult(inventories, int(total) if total is not None else None)
+
+    async def get_model_service(self, uuid: str) -> ModelServiceInventory | None:
+        """Return the service with this uuid, or None when ZStack has none (``inventories: []``)."""
+        result = await self.query_model_services([f"uuid={uuid}"])
+        return next((i for i in result.inventories if i.uuid == uuid), None)
+
+    async def query_all(
+        self,
+        conditions: Sequence[str] = (),
+        *,
+        page_size: int = SERVER_PAGE_LIMIT,
+        sort: str = "+uuid",
+    ) -> list[ModelServiceInventory]:
+        """Every match, following ``start``/``limit`` pages until a short page.
+
+        Sorted by uuid by default so that the pages of an offset scan do not overlap.
+        """
+        if not 1 <= page_size <= SERVER_PAGE_LIMIT:
+            raise ValueError(f"page_size must be between 1 and {SERVER_PAGE_LIMIT}")
+        found: dict[str, ModelServiceInventory] = {}
+        start = 0
+        while True:
+            page = await self.query_model_services(
+                conditions, limit=page_size, start=start, sort=sort
+            )
+            for inventory in page.inventories:
+                found.setdefault(inventory.uuid, inventory)
+            if len(page.inventories) < page_size:
+                return list(found.values())
+            start += len(page.inventories)
+
+    async def get_model_services(
+        self, uuids: Iterable[str], *, batch_size: int = SERVER_PAGE_LIMIT
+    ) -> dict[str, ModelServiceInventory]:
+        """Return the existing services among ``uuids`` by uuid; one ``uuid?=`` query per chunk."""
+        if not 1 <= batch_size <= SERVER_PAGE_LIMIT:
+            raise ValueError(f"batch_size must be between 1 and {SERVER_PAGE_LIMIT}")
+        wanted = list(dict.fromkeys(uuids))
+        asked = set(wanted)
+        found: dict[str, ModelServiceInventory] = {}
+        # One chunk after the other: the in-flight cap is shared with every other caller, and
+        # a failing chunk then raises its own typed error rather than an ExceptionGroup.
+        for i in range(0, len(wanted), batch_size):
+            chunk = wanted[i : i + batch_size]
+            page = await self.query_model_services([f"uuid?={','.join(chunk)}"], limit=len(chunk))
+            found.update((inv.uuid, inv) for inv in page.inventories if inv.uuid in asked)
+        return found

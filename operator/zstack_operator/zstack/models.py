@@ -1,0 +1,271 @@
+"""Typed shapes of ZStack's model-service API: request params, inventories, error codes.
+
+Owned here: the wire format of AddModelService / UpdateModelService / QueryModelService and of
+ZStack's ErrorCode, exactly as ``shared/seeds/AddModelService-api-doc.zh.txt`` and
+``ZSTACK-API.md`` describe them. Used by the client (``zstack.client``), the simulator
+(``sim``) and the ModelService resource models (``resources``). Python names are snake_case;
+every field has its ZStack camelCase name as alias, and models serialise by alias.
+
+Request models are strict (an unknown field is a programming error); inventory models
+tolerate fields they do not know, because ZStack releases differ in what they return.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+#: ZStack's own uuid check for ``resourceUuid`` (``StringDSL.isZStackUuid``).
+ZSTACK_UUID_PATTERN = r"^[0-9a-f]{8}[0-9a-f]{4}[1-5][0-9a-f]{3}[89ab][0-9a-f]{3}[0-9a-f]{12}$"
+#: Any uuid ZStack prints: 32 lowercase hex characters.
+UUID32_PATTERN = r"^[0-9a-f]{32}$"
+
+_GSON_FORMATS = (
+    "%b %d, %Y %I:%M:%S %p",  # Gson on Java 8: "Nov 14, 2017 10:20:57 PM"
+    "%b %d, %Y, %I:%M:%S %p",  # Gson on Java 9+ (CLDR locale data adds a comma)
+)
+
+
+def parse_zstack_date(value: Any) -> Any:
+    """Accept ZStack's Gson dates, ISO 8601 and epoch milliseconds; return aware UTC datetimes.
+
+    ZStack serialises ``Timestamp`` with Gson's default US format and no zone; the management
+    node's zone is unknowable from the wire, so naive values are taken as UTC.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str):
+        return value
+    # Java 20+ puts a narrow no-break space before AM/PM.
+    text = re.sub(r"[\u202f\u00a0]", " ", value.strip())
+    for fmt in _GSON_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_zstack_date(value: datetime) -> str:
+    """Render a datetime the way ZStack's Gson does (Java 8 ``MMM d, yyyy h:mm:ss a``, UTC)."""
+    v = value.astimezone(UTC)
+    return f"{v:%b} {v.day}, {v.year} {v.hour % 12 or 12}:{v:%M:%S %p}"
+
+
+ZStackDate = Annotated[datetime, BeforeValidator(parse_zstack_date)]
+
+
+class _Wire(BaseModel):
+    """Base: camelCase aliases, population by either name, serialisation by alias."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        extra="forbid",
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON object ZStack expects: aliases, and no field that was left unset/None."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ServiceType(StrEnum):
+    """``type`` of a model service (validValues in every SDK version)."""
+
+    ENDPOINT = "Endpoint"
+    FINE_TUNE = "FineTune"
+    MODEL_EVAL = "ModelEval"
+    APP = "App"
+
+
+class CpuArchitecture(StrEnum):
+    """``cpuArchitecture`` of an architecture image (GO2 ``ArchitectureImageMappingParam``)."""
+
+    X86_64 = "X86_64"
+    AARCH64 = "AARCH64"
+
+
+class DeleteMode(StrEnum):
+    """``deleteMode`` of every ZStack delete API."""
+
+    PERMISSIVE = "Permissive"
+    ENFORCING = "Enforcing"
+
+
+class ArchitectureImage(_Wire):
+    """One entry of ``architectureImages``: the image to use on one CPU architecture."""
+
+    cpu_architecture: CpuArchitecture
+    vm_image_uuid: str | None = None
+    docker_image: str | None = None
+
+
+#: Params ZStack refuses to change after creation (ZSTACK-API.md 3.3).
+IMMUTABLE_PARAMS: frozenset[str] = frozenset(
+    {"model_center_uuid", "install_path", "conda_version", "system", "zone_uuid", "resource_uuid"}
+)
+#: Params only read at creation and not reported back in the inventory.
+CREATE_ONLY_PARAMS: frozenset[str] = frozenset({"tag_uuids"})
+
+
+class AddModelServiceParam(_Wire):
+    """The ``param`` object of AddModelService (the seed page's field list, newest release)."""
+
+    name: str
+    description: str | None = None
+    yaml: str
+    request_cpu: int
+    request_memory: int
+    zone_uuid: str | None = None
+    model_center_uuid: str
+    gpu_compute_capability: str | None = None
+    install_path: str
+    system: bool | None = None
+    start_command: str
+    python_version: str | None = None
+    conda_version: str | None = None
+    type: ServiceType | None = None
+    framework: str | None = None
+    resource_uuid: str | None = None
+    tag_uuids: list[str] | None = None
+    source: str | None = None
+    model_uuids: list[str] | None = None
+    architecture_images: list[ArchitectureImage] | None = None
+    support_distributed: bool | None = None
+    container_command: str | None = None
+    container_args: str | None = None
+    vendor_to_spec_uuids_map: dict[str, list[str]] | None = None
+
+
+class UpdateModelServiceParam(_Wire):
+    """The ``updateModelService`` object: every field optional, only the given ones change."""
+
+    name: str | None = None
+    description: str | None = None
+    yaml: str | None = None
+    request_cpu: int | None = None
+    request_memory: int | None = None
+    gpu_compute_capability: str | None = None
+    start_command: str | None = None
+    python_version: str | None = None
+    type: ServiceType | None = None
+    framework: str | None = None
+    source: str | None = None
+    architecture_images: list[ArchitectureImage] | None = None
+    support_distributed: bool | None = None
+    container_command: str | None = None
+    container_args: str | None = None
+    vendor_to_spec_uuids_map: dict[str, list[str]] | None = None
+
+
+#: Params UpdateModelService accepts (snake_case names).
+MUTABLE_PARAMS: frozenset[str] = frozenset(UpdateModelServiceParam.model_fields)
+
+
+class _Inventory(_Wire):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ModelServiceRef(_Inventory):
+    """A model bound to a model service (``modelServiceRefs`` item)."""
+
+    uuid: str | None = None
+    model_uuid: str
+    model_service_uuid: str | None = None
+
+
+class ModelServiceImage(_Inventory):
+    """An image of a model service for one architecture (``modelServiceImages`` item)."""
+
+    uuid: str | None = None
+    model_service_uuid: str | None = None
+    cpu_architecture: str | None = None
+    vm_image_uuid: str | None = None
+    docker_image: str | None = None
+    create_date: ZStackDate | None = None
+    last_op_date: ZStackDate | None = None
+
+
+class ModelServiceInventory(_Inventory):
+    """A model service as ZStack reports it (``ModelServiceInventory``, seed page + SDKs)."""
+
+    uuid: str
+    name: str | None = None
+    description: str | None = None
+    readme: str | None = None
+    yaml: str | None = None
+    request_cpu: int | None = None
+    request_memory: int | None = None
+    model_center_uuid: str | None = None
+    type: str | None = None
+    framework: str | None = None
+    source: str | None = None
+    size: int | None = None
+    system: bool | None = None
+    has_new_version: bool | None = None
+    gpu_compute_capability: str | None = None
+    install_path: str | None = None
+    python_version: str | None = None
+    conda_version: str | None = None
+    version: str | None = None
+    start_command: str | None = None
+    container_command: str | None = None
+    container_args: str | None = None
+    support_distributed: bool | None = None
+    cpu_architectures: list[str] | None = None
+    vendor_to_spec_uuids_map: dict[str, list[str]] | None = None
+    model_service_refs: list[ModelServiceRef] | None = None
+    model_service_images: list[ModelServiceImage] | None = None
+    create_date: ZStackDate | None = None
+    last_op_date: ZStackDate | None = None
+
+    @property
+    def model_uuids(self) -> set[str]:
+        """Uuids of the models bound to this service."""
+        return {ref.model_uuid for ref in self.model_service_refs or ()}
+
+
+class ErrorCode(BaseModel):
+    """ZStack's ErrorCode. ``cause`` nests; unknown newer fields are kept in ``extra``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str | None = None
+    description: str | None = None
+    details: str | None = None
+    elaboration: str | None = None
+    location: str | None = None
+    cost: str | None = None
+    cause: ErrorCode | None = None
+    opaque: dict[str, Any] | None = None
+    causes: list[ErrorCode] | None = Field(default=None, validation_alias=AliasChoices("causes"))
+
+    def chain(self) -> list[ErrorCode]:
+        """The error and its causes, outermost first (a cycle-safe walk)."""
+        out: list[ErrorCode] = []
+        node: ErrorCode | None = self
+        while node is not None and len(out) < 16:
+            out.append(node)
+            node = node.cause
+        return out
+
+
+class SessionInventory(_Inventory):
+    """The session returned by login and renew (``SessionInventory``)."""
+
+    uuid: str
+    account_uuid: str | None = None
+    user_uuid: str | None = None
+    user_type: str | None = None
+    expired_date: ZStackDate | None = None
+    create_date: ZStackDate | None = None
+    no_session_evaluation: bool | None = None

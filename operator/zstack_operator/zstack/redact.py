@@ -1,0 +1,81 @@
+"""Keep secrets out of exception text and logs (DESIGN.md section 4, STYLE.md habit 12).
+
+Owned here: ``Redactor``, the per-client set of strings that must never be shown (password,
+its SHA-512, the AccessKey secret, every session id the client has held), and
+``install_httpx_log_filter``, which scrubs httpx's own request log lines. Used by
+``zstack.transport`` (response bodies are scrubbed before anything is built from them) and by
+``zstack.auth`` (which registers new session ids).
+
+Why a filter on httpx's logger: httpx logs every request URL at INFO, and ZStack's logout URL
+(``DELETE /accounts/sessions/{session}``) carries the session id. kopf turns log lines into
+Kubernetes Events, so that line would otherwise publish a live credential.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+
+MASK = "***"
+#: Session ids kept for scrubbing; older ones are long dead on the server.
+_REMEMBERED_SESSIONS = 16
+#: Shorter strings are not masked: masking "ab" everywhere would garble every message while
+#: protecting nothing a guesser would not find at once.
+_MIN_SECRET_LENGTH = 4
+_SESSION_PATH = re.compile(r"(/accounts/sessions/)[^/\s?\"']+")
+_AUTH_HEADER = re.compile(r"((?:OAuth|ZStack)\s+)[^\s\"',]+")
+
+
+class Redactor:
+    """Replaces every registered secret with ``***`` in a text."""
+
+    def __init__(self, *secrets: str) -> None:
+        self._fixed = tuple(s for s in secrets if len(s) >= _MIN_SECRET_LENGTH)
+        self._sessions: deque[str] = deque(maxlen=_REMEMBERED_SESSIONS)
+
+    def add_session(self, session: str) -> None:
+        """Remember a session id so it is scrubbed from now on."""
+        if len(session) >= _MIN_SECRET_LENGTH and session not in self._sessions:
+            self._sessions.append(session)
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every known secret, session path and auth header value masked."""
+        for secret in (*self._fixed, *self._sessions):
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return scrub_patterns(text)
+
+    def __repr__(self) -> str:
+        return f"Redactor(secrets={len(self._fixed) + len(self._sessions)})"
+
+
+def scrub_patterns(text: str) -> str:
+    """Mask what looks like a session path or an ``Authorization`` value, known or not."""
+    text = _SESSION_PATH.sub(rf"\g<1>{MASK}", text)
+    return _AUTH_HEADER.sub(rf"\g<1>{MASK}", text)
+
+
+class _ScrubFilter(logging.Filter):
+    """Rewrites a record's message so session paths and auth values never reach a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = scrub_patterns(message)
+        if scrubbed != message:
+            record.msg = scrubbed
+            record.args = None
+        return True
+
+
+_FILTER = _ScrubFilter()
+
+
+def install_httpx_log_filter() -> None:
+    """Attach the scrubbing filter to httpx's request logger (idempotent).
+
+    httpcore's trace loggers print only methods and response headers, never request URLs.
+    """
+    logger = logging.getLogger("httpx")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
