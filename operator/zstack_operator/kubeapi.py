@@ -1,0 +1,168 @@
+"""The few Kubernetes API calls the operator makes itself, outside kopf's watch machinery.
+
+kopf owns watching, finalizers and handler scheduling. Two things must happen at a moment kopf
+does not control, so they go through this small httpx client instead: the status write that
+records the ZStack uuid and job *before* the create call (crash safety), and reading the
+credentials Secret (``get`` restricted by ``resourceNames`` in RBAC). Configuration comes from
+the in-cluster service account or from a kubeconfig, the same sources kopf logs in with.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+_SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed; ``status`` is the HTTP status (0 for transport errors)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class KubeConfig:
+    """How to reach the API server: URL, TLS and one credential."""
+
+    server: str
+    verify: ssl.SSLContext | bool
+    token: str | None = None
+    token_file: Path | None = None
+    client_cert: tuple[str, str] | None = None
+
+    def bearer(self) -> str | None:
+        """The current token; a projected token file is re-read because the kubelet rotates it."""
+        if self.token_file is not None:
+            return self.token_file.read_text().strip()
+        return self.token
+
+
+def _materialise(data_b64: str, suffix: str) -> str:
+    """Write base64 kubeconfig data to a private temp file; ssl needs file paths."""
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix="zstack-operator-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(base64.b64decode(data_b64))
+    return path
+
+
+def _context(ca_file: str | None, ca_data: str | None, insecure: bool) -> ssl.SSLContext | bool:
+    if insecure:
+        return False
+    if ca_data:
+        ca_file = _materialise(ca_data, ".crt")
+    return ssl.create_default_context(cafile=ca_file) if ca_file else True
+
+
+def load_kubeconfig(path: str | None = None) -> KubeConfig:
+    """In-cluster config when running in a Pod, else the kubeconfig's current context."""
+    if path is None and os.environ.get("KUBERNETES_SERVICE_HOST") and _SA_DIR.is_dir():
+        host = os.environ["KUBERNETES_SERVICE_HOST"]
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        host = f"[{host}]" if ":" in host else host
+        return KubeConfig(
+            server=f"https://{host}:{port}",
+            verify=ssl.create_default_context(cafile=str(_SA_DIR / "ca.crt")),
+            token_file=_SA_DIR / "token",
+        )
+    path = (
+        path
+        or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        or str(Path.home() / ".kube" / "config")
+    )
+    doc: dict[str, Any] = yaml.safe_load(Path(path).read_text())
+    current = doc.get("current-context")
+    ctx = next(c["context"] for c in doc["contexts"] if c["name"] == current)
+    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
+    user = next(u["user"] for u in doc["users"] if u["name"] == ctx["user"])
+    cert: tuple[str, str] | None = None
+    if "client-certificate-data" in user:
+        cert = (
+            _materialise(user["client-certificate-data"], ".crt"),
+            _materialise(user["client-key-data"], ".key"),
+        )
+    elif "client-certificate" in user:
+        cert = (user["client-certificate"], user["client-key"])
+    return KubeConfig(
+        server=cluster["server"].rstrip("/"),
+        verify=_context(
+            cluster.get("certificate-authority"),
+            cluster.get("certificate-authority-data"),
+            bool(cluster.get("insecure-skip-tls-verify")),
+        ),
+        token=user.get("token"),
+        token_file=Path(user["tokenFile"]) if "tokenFile" in user else None,
+        client_cert=cert,
+    )
+
+
+class KubeAPI:
+    """A tiny async Kubernetes client: read a Secret, merge-patch a status subresource."""
+
+    def __init__(self, config: KubeConfig) -> None:
+        self._config = config
+        verify: ssl.SSLContext | bool = config.verify
+        if config.client_cert is not None:
+            ctx = (
+                config.verify
+                if isinstance(config.verify, ssl.SSLContext)
+                else ssl.create_default_context()
+            )
+            ctx.load_cert_chain(*config.client_cert)
+            verify = ctx
+        self._http = httpx.AsyncClient(base_url=config.server, verify=verify, timeout=30.0)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, content_type: str | None = None
+    ) -> dict[str, Any] | None:
+        headers = {"Accept": "application/json"}
+        token = self._config.bearer()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = await self._http.request(method, path, json=json, headers=headers)
+        except httpx.HTTPError as exc:
+            raise KubeError(0, f"Kubernetes API unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            try:
+                reason = response.json().get("message", "")
+            except ValueError:
+                reason = response.text[:200]
+            raise KubeError(
+                response.status_code, f"{method} {path}: HTTP {response.status_code}: {reason}"
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Secret object (``data`` still base64), or None when it does not exist."""
+        return await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+
+    async def patch_status(
+        self, group: str, version: str, plural: str, namespace: str, name: str, status: Any
+    ) -> dict[str, Any] | None:
+        """Merge-patch ``status``; None when the object is gone."""
+        return await self._request(
+            "PATCH",
+            f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/status",
+            json={"status": status},
+            content_type="application/merge-patch+json",
+        )

@@ -1,0 +1,206 @@
+"""Pure planning: what must happen to make ZStack match a ModelService spec. No I/O.
+
+``plan()`` compares the desired spec with the observed inventory (``None`` when ZStack has no
+such service) and returns one action. Only fields the user set are managed: an unset field is
+left to ZStack. Values are compared after normalising what ZStack normalises (None, "", [] and
+{} are the same; text is right-trimmed; lists of uuids are sets), so a round trip through ZStack
+never reads as drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .resources import CreatedWith, ModelServiceSpec
+from .zstack.models import (
+    AddModelServiceParam,
+    ModelServiceInventory,
+    UpdateModelServiceParam,
+)
+
+#: Immutable params ZStack reports in the inventory, compared against it.
+_IMMUTABLE_REPORTED = ("model_center_uuid", "install_path", "conda_version", "system")
+#: Create-only values ZStack does not report; compared against what we sent at creation.
+_CREATE_ONLY = ("zone_uuid", "tag_uuids", "system_tags", "user_tags")
+#: Mutable params compared one to one with the inventory field of the same name.
+_MUTABLE_DIRECT = (
+    "name",
+    "description",
+    "yaml",
+    "request_cpu",
+    "request_memory",
+    "gpu_compute_capability",
+    "start_command",
+    "python_version",
+    "type",
+    "framework",
+    "source",
+    "support_distributed",
+    "container_command",
+    "container_args",
+    "vendor_to_spec_uuids_map",
+)
+
+
+@dataclass(frozen=True)
+class Create:
+    """ZStack has no service with our uuid: add it."""
+
+    param: AddModelServiceParam
+    system_tags: list[str] | None = None
+    user_tags: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """The service exists but differs: update fields and/or bind and unbind models."""
+
+    update: UpdateModelServiceParam | None
+    fields: tuple[str, ...] = ()
+    bind: tuple[str, ...] = ()
+    unbind: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Noop:
+    """ZStack already matches the spec."""
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """The spec asks for something ZStack cannot do in place; nothing is sent."""
+
+    fields: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Observe mode: describe the difference (or absence) without acting."""
+
+    missing: bool
+    fields: tuple[str, ...] = field(default=())
+
+
+Action = Create | Change | Noop | Refuse | Report
+
+
+def normalise(value: Any) -> Any:
+    """ZStack's view of a value: empties are None, text right-trimmed, uuid lists as sets."""
+    if value is None or value in ("", [], {}):
+        return None
+    if isinstance(value, str):
+        return value.rstrip() or None
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [normalise(v) for v in value]
+        return frozenset(items) if all(isinstance(v, str) for v in items) else tuple(items)
+    if isinstance(value, Mapping):
+        return frozenset((k, normalise(v)) for k, v in value.items() if normalise(v) is not None)
+    return value
+
+
+def _images(specs: Iterable[Any]) -> frozenset[tuple[Any, ...]]:
+    return frozenset(
+        (normalise(i.cpu_architecture), normalise(i.vm_image_uuid), normalise(i.docker_image))
+        for i in specs
+    )
+
+
+def camel(name: str) -> str:
+    """The API's name of a snake_case field, for messages people read."""
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def desired_name(spec: ModelServiceSpec, default_name: str) -> str:
+    """``spec.name``, else the resource's ``metadata.name``."""
+    return spec.name or default_name
+
+
+def drifted_fields(
+    spec: ModelServiceSpec, inventory: ModelServiceInventory, *, default_name: str
+) -> list[str]:
+    """Mutable fields (snake_case) whose desired value differs from ZStack's."""
+    out: list[str] = []
+    for name in _MUTABLE_DIRECT:
+        want = desired_name(spec, default_name) if name == "name" else getattr(spec, name)
+        if want is None:
+            continue
+        if normalise(want) != normalise(getattr(inventory, name)):
+            out.append(name)
+    if spec.architecture_images is not None and inventory.model_service_images is not None:
+        have = _images(inventory.model_service_images)
+        if _images(spec.architecture_images) != have:
+            out.append("architecture_images")
+    return out
+
+
+def immutable_changes(
+    spec: ModelServiceSpec,
+    inventory: ModelServiceInventory | None,
+    created_with: CreatedWith | None,
+    *,
+    uuid: str,
+) -> list[str]:
+    """Fields whose change ZStack cannot apply in place (snake_case)."""
+    out: list[str] = []
+    if spec.resource_uuid and spec.resource_uuid != uuid:
+        out.append("resource_uuid")
+    if inventory is not None:
+        for name in _IMMUTABLE_REPORTED:
+            want, have = getattr(spec, name), getattr(inventory, name)
+            if want is not None and have is not None and normalise(want) != normalise(have):
+                out.append(name)
+    if created_with is not None:
+        for name in _CREATE_ONLY:
+            if normalise(getattr(spec, name)) != normalise(getattr(created_with, name)):
+                out.append(name)
+    return out
+
+
+def plan(
+    spec: ModelServiceSpec,
+    inventory: ModelServiceInventory | None,
+    *,
+    uuid: str,
+    default_name: str,
+    created_with: CreatedWith | None = None,
+    observe_only: bool = False,
+) -> Action:
+    """The one action that moves ZStack toward the spec (or reports, in Observe mode)."""
+    frozen = immutable_changes(spec, inventory, created_with, uuid=uuid)
+    if frozen and not observe_only:
+        names = ", ".join(camel(f) for f in frozen)
+        return Refuse(
+            tuple(frozen),
+            f"{names} cannot be changed after the model service is created; "
+            "restore the previous value, or create a new ModelService for the new value",
+        )
+    if inventory is None:
+        if observe_only:
+            return Report(missing=True)
+        return Create(
+            spec.to_add_param(default_name=default_name, resource_uuid=uuid),
+            system_tags=spec.system_tags,
+            user_tags=spec.user_tags,
+        )
+    changed = drifted_fields(spec, inventory, default_name=default_name)
+    bind: tuple[str, ...] = ()
+    unbind: tuple[str, ...] = ()
+    if spec.model_uuids is not None:
+        want, have = set(spec.model_uuids), inventory.model_uuids
+        bind, unbind = tuple(sorted(want - have)), tuple(sorted(have - want))
+    if observe_only:
+        diff = changed + (["model_uuids"] if bind or unbind else []) + frozen
+        return Report(missing=False, fields=tuple(diff)) if diff else Noop()
+    if not changed and not bind and not unbind:
+        return Noop()
+    update = None
+    if changed:
+        values = spec.model_dump(mode="json", include=set(changed))
+        if "name" in values:
+            values["name"] = desired_name(spec, default_name)
+        update = UpdateModelServiceParam.model_validate(values)
+    return Change(update, tuple(changed), bind, unbind)

@@ -1,0 +1,193 @@
+"""Operator configuration: ``zstack-operator run`` flags, their environment equivalents, checks.
+
+Every setting has a flag and an environment variable (flags win), so the same image works from
+Helm values, kustomize patches and a shell. ``load_settings`` turns bad configuration into one
+``ConfigError`` line that the CLI prints before exiting, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """The operator cannot start with this configuration; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where the ZStack credentials live: a Secret in some namespace."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``zstack-operator run`` needs, validated."""
+
+    endpoint: str
+    credentials_secret: SecretRef
+    namespaces: tuple[str, ...] = ()
+    ca_bundle: Path | None = None
+    insecure_skip_tls_verify: bool = False
+    drift_interval: float = 600.0
+    max_in_flight: int = 16
+    health_address: str = "0.0.0.0:8080"
+    log_format: str = "text"
+    log_level: str = "INFO"
+    #: How long one handler call polls a ZStack job before yielding back to kopf.
+    job_wait: float = 20.0
+
+    @property
+    def cluster_wide(self) -> bool:
+        """True when no namespace is named: watch ModelServices in every namespace."""
+        return not self.namespaces
+
+    @property
+    def verify(self) -> bool | str:
+        """The httpx ``verify`` argument for the ZStack endpoint."""
+        if self.insecure_skip_tls_verify:
+            return False
+        return str(self.ca_bundle) if self.ca_bundle else True
+
+
+ENV = {
+    "namespaces": "ZSTACK_OPERATOR_NAMESPACES",
+    "endpoint": "ZSTACK_ENDPOINT",
+    "credentials_secret": "ZSTACK_CREDENTIALS_SECRET",
+    "ca_bundle": "ZSTACK_CA_BUNDLE",
+    "insecure_skip_tls_verify": "ZSTACK_INSECURE_SKIP_TLS_VERIFY",
+    "drift_interval": "ZSTACK_DRIFT_INTERVAL",
+    "max_in_flight": "ZSTACK_MAX_IN_FLIGHT",
+    "health_address": "ZSTACK_OPERATOR_HEALTH_ADDRESS",
+    "log_format": "ZSTACK_OPERATOR_LOG_FORMAT",
+    "log_level": "ZSTACK_OPERATOR_LOG_LEVEL",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``run`` flags; defaults are None so the environment can fill them."""
+    add = parser.add_argument
+    add("--namespace", dest="namespaces", action="append", metavar="NS",
+        help="watch this namespace (repeatable; default: all namespaces) "
+             f"[{ENV['namespaces']}, comma-separated]")  # fmt: skip
+    add("--zstack-endpoint", dest="endpoint", metavar="URL",
+        help=f"ZStack management node, e.g. http://zstack:8080 [{ENV['endpoint']}]")  # fmt: skip
+    add("--credentials-secret", metavar="NAMESPACE/NAME",
+        help="Secret with accountName+password or accessKeyId+accessKeySecret "
+             f"[{ENV['credentials_secret']}]")  # fmt: skip
+    add("--ca-bundle", metavar="PATH", help=f"CA bundle for ZStack's TLS [{ENV['ca_bundle']}]")
+    add("--insecure-skip-tls-verify", action="store_const", const="true", default=None,
+        help=f"do not verify ZStack's TLS certificate (logs a warning) "
+             f"[{ENV['insecure_skip_tls_verify']}=true]")  # fmt: skip
+    add(
+        "--drift-interval",
+        metavar="SECONDS",
+        help=f"how often ZStack is re-read for drift (default 600) [{ENV['drift_interval']}]",
+    )
+    add(
+        "--max-in-flight",
+        metavar="N",
+        help=f"cap on concurrent ZStack requests (default 16) [{ENV['max_in_flight']}]",
+    )
+    add("--health-address", metavar="HOST:PORT",
+        help="serve /healthz, /readyz and /metrics here (default 0.0.0.0:8080; empty disables) "
+             f"[{ENV['health_address']}]")  # fmt: skip
+    add("--log-format", choices=("text", "json"), help=f"[{ENV['log_format']}]")
+    add("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help=f"[{ENV['log_level']}]")
+
+
+def _pick(args: argparse.Namespace, env: Mapping[str, str], key: str) -> str | None:
+    value = getattr(args, key, None)
+    if value is not None:
+        return str(value)
+    return env.get(ENV[key]) or None
+
+
+def _number(text: str | None, key: str, default: float, *, minimum: float) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {text!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{key} must be at least {minimum:g}, got {text}")
+    return value
+
+
+def _flag(text: str | None, key: str) -> bool:
+    if text is None:
+        return False
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {text!r}")
+
+
+def _namespaces(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, ...]:
+    given: Sequence[str] | None = getattr(args, "namespaces", None)
+    raw = list(given) if given else (env.get(ENV["namespaces"]) or "").split(",")
+    return tuple(dict.fromkeys(ns.strip() for ns in raw if ns.strip()))
+
+
+def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """Merge flags and environment into validated Settings, or raise ConfigError."""
+    env = os.environ if env is None else env
+    endpoint = _pick(args, env, "endpoint")
+    if not endpoint:
+        raise ConfigError(f"no ZStack endpoint: pass --zstack-endpoint or set {ENV['endpoint']}")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"ZStack endpoint must be an http(s) URL, got {endpoint!r}")
+    secret = _pick(args, env, "credentials_secret")
+    if not secret:
+        raise ConfigError(
+            "no credentials Secret: pass --credentials-secret NAMESPACE/NAME "
+            f"or set {ENV['credentials_secret']}"
+        )
+    namespace, _, name = secret.partition("/")
+    if not namespace or not name or "/" in name:
+        raise ConfigError(f"credentials Secret must be NAMESPACE/NAME, got {secret!r}")
+    ca = _pick(args, env, "ca_bundle")
+    if ca and not Path(ca).is_file():
+        raise ConfigError(f"CA bundle {ca} does not exist or is not a file")
+    log_format = (_pick(args, env, "log_format") or "text").lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"log format must be text or json, got {log_format!r}")
+    log_level = (_pick(args, env, "log_level") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    health = _pick(args, env, "health_address")
+    health = "0.0.0.0:8080" if health is None else health
+    if health and not health.rpartition(":")[2].isdigit():
+        raise ConfigError(f"health address must be HOST:PORT, got {health!r}")
+    return Settings(
+        endpoint=endpoint.rstrip("/"),
+        credentials_secret=SecretRef(namespace, name),
+        namespaces=_namespaces(args, env),
+        ca_bundle=Path(ca) if ca else None,
+        insecure_skip_tls_verify=_flag(
+            _pick(args, env, "insecure_skip_tls_verify"), "insecure-skip-tls-verify"
+        ),
+        drift_interval=_number(
+            _pick(args, env, "drift_interval"), "drift interval", 600.0, minimum=1
+        ),
+        max_in_flight=int(
+            _number(_pick(args, env, "max_in_flight"), "max in flight", 16, minimum=1)
+        ),
+        health_address=health,
+        log_format=log_format,
+        log_level=log_level,
+    )

@@ -1,0 +1,200 @@
+"""Status building: conditions, transitions, ZStack facts, scrubbed messages and minimal patches.
+
+Pure functions used by ``reconcile``: they turn "what happened" into the ``.status`` the
+resource should show, tell which condition changes deserve an Event, and compute the merge
+patch that moves the stored status to the new one (None when nothing changed, so an idle
+operator never writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .resources import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    ModelServiceStatus,
+    ReadyReason,
+    StatusError,
+    SyncedReason,
+)
+from .zstack.errors import ZStackAPIError, ZStackError
+from .zstack.models import ModelServiceInventory
+from .zstack.redact import MASK, scrub_patterns
+
+#: Longest message kept in a condition or Event; ZStack details can be whole stack traces.
+MAX_MESSAGE = 1024
+#: Reasons after which nothing is retried until the spec (or Secret) changes.
+TERMINAL_REASONS = frozenset(
+    {SyncedReason.REJECTED, SyncedReason.INVALID_SPEC, SyncedReason.IMMUTABLE_FIELD_CHANGED}
+)
+
+
+#: Credentials the operator has loaded; masked in every message it writes (process-wide because
+#: a message may be built far from the connection that knows the secret).
+_SECRETS: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` in every status message and Event from now on."""
+    if len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def now_rfc3339(*, precise: bool = False) -> str:
+    """The current time as Kubernetes writes it (UTC, ``Z``; microseconds when ``precise``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if precise else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def scrub(message: str) -> str:
+    """A message safe for status and Events: known secrets redacted, length bounded."""
+    text = " ".join(message.split())
+    for secret in _SECRETS:
+        text = text.replace(secret, MASK)
+    text = scrub_patterns(text)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def error_status(exc: BaseException) -> StatusError | None:
+    """``status.error`` for a ZStack ErrorCode; other failures leave it empty."""
+    if isinstance(exc, ZStackAPIError):
+        err = StatusError.from_error_code(exc.error)
+        return err.model_copy(update={"details": scrub(err.details) if err.details else None})
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """One scrubbed line for a condition message."""
+    if isinstance(exc, ZStackError):
+        return scrub(str(exc))
+    return scrub(f"{type(exc).__name__}: {exc}")
+
+
+def with_inventory(status: ModelServiceStatus, inv: ModelServiceInventory) -> ModelServiceStatus:
+    """Copy the facts ZStack reports into status."""
+    return status.model_copy(
+        update={
+            "uuid": inv.uuid,
+            "version": inv.version,
+            "has_new_version": inv.has_new_version,
+            "size": inv.size,
+            "create_date": _rfc3339(inv.create_date),
+            "last_op_date": _rfc3339(inv.last_op_date),
+        }
+    )
+
+
+def set_condition(
+    status: ModelServiceStatus,
+    type_: ConditionType,
+    ok: bool,
+    reason: str,
+    message: str,
+    generation: int | None,
+) -> ModelServiceStatus:
+    """Set one condition; ``lastTransitionTime`` moves only when the status value flips."""
+    value = ConditionStatus.TRUE if ok else ConditionStatus.FALSE
+    old = next((c for c in status.conditions if c.type == type_), None)
+    since = old.last_transition_time if old and old.status == value else now_rfc3339()
+    new = Condition(
+        type=type_,
+        status=value,
+        reason=reason,
+        message=scrub(message),
+        last_transition_time=since,
+        observed_generation=generation,
+    )
+    others = [c for c in status.conditions if c.type != type_]
+    order = [str(t) for t in ConditionType]
+    rank = {t: i for i, t in enumerate(order)}
+    ordered = sorted([*others, new], key=lambda c: rank.get(c.type, len(order)))
+    return status.model_copy(update={"conditions": ordered})
+
+
+#: Ready reasons that mean work is under way (kstatus: InProgress).
+_IN_PROGRESS = frozenset({ReadyReason.CREATING, ReadyReason.UPDATING, ReadyReason.DELETING})
+
+
+def with_kstatus(status: ModelServiceStatus) -> ModelServiceStatus:
+    """Add or drop kstatus' Reconciling and Stalled conditions to match Ready and Synced.
+
+    kstatus (Flux, cli-utils) reads only these two: Stalled=True for a terminal Synced reason
+    (nothing changes until the spec does), Reconciling=True while work is under way or being
+    retried. Absent means False, so they are removed when neither applies.
+    """
+    ready = condition(status, ConditionType.READY)
+    synced = condition(status, ConditionType.SYNCED)
+    keep = [c for c in status.conditions if c.type in (ConditionType.READY, ConditionType.SYNCED)]
+    status = status.model_copy(update={"conditions": keep})
+    gen = synced.observed_generation if synced else ready.observed_generation if ready else None
+    if synced and synced.reason in TERMINAL_REASONS:
+        return set_condition(
+            status, ConditionType.STALLED, True, synced.reason, synced.message, gen
+        )
+    busy = (
+        ready is not None and ready.status != ConditionStatus.TRUE and ready.reason in _IN_PROGRESS
+    )
+    if busy or (synced and synced.reason == SyncedReason.RECONCILE_ERROR):
+        source = synced if synced and synced.reason == SyncedReason.RECONCILE_ERROR else ready
+        assert source is not None
+        return set_condition(
+            status, ConditionType.RECONCILING, True, source.reason, source.message, gen
+        )
+    return status
+
+
+def condition(status: ModelServiceStatus, type_: ConditionType) -> Condition | None:
+    """The condition of that type, if present."""
+    return next((c for c in status.conditions if c.type == type_), None)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A condition change worth an Event."""
+
+    warning: bool
+    reason: str
+    message: str
+
+
+def transitions(old: ModelServiceStatus, new: ModelServiceStatus) -> list[Transition]:
+    """Condition changes (status or reason) between two statuses, as Events to post."""
+    out: list[Transition] = []
+    for cond in new.conditions:
+        if cond.type not in (ConditionType.READY, ConditionType.SYNCED):
+            continue  # derived conditions (kstatus) repeat what Ready and Synced already said
+        before = condition(old, ConditionType(cond.type))
+        if before and (before.status, before.reason) == (cond.status, cond.reason):
+            continue
+        warning = cond.reason in TERMINAL_REASONS or cond.reason == SyncedReason.RECONCILE_ERROR
+        out.append(Transition(warning, cond.reason, cond.message or cond.reason))
+    return out
+
+
+def dump(status: ModelServiceStatus) -> dict[str, Any]:
+    """The status as stored in Kubernetes (camelCase, no empty fields)."""
+    return status.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any] | None:
+    """RFC 7386 merge patch from ``old`` to ``new``: changed keys, and None for removed ones."""
+    patch: dict[str, Any] = {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        if old.get(key) == value:
+            continue
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            patch[key] = merge_patch(before, value) or {}
+        else:
+            patch[key] = value
+    return patch or None

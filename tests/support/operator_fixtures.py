@@ -1,0 +1,240 @@
+"""End-to-end fixtures: a simulator process, a credentials Secret and the operator process.
+
+The operator runs as users run it: ``zstack-operator run`` in its own process, talking to the
+local API server through a kubeconfig and to the simulator over loopback. Tests drive it with
+kubectl and read the simulator's counters over HTTP (synchronously, since e2e tests are plain
+functions that shell out to kubectl).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.kube import Kube
+
+#: The simulator's admin password in e2e tests: distinctive, so a leak is found by grep (ZStack's
+#: default, "password", is also an English word that error messages legitimately contain).
+PASSWORD = "e2e-Zs7ack-pw-91f3"
+SECRET_NAME = "zstack-credentials"
+
+
+class SimClient:
+    """Synchronous access to a simulator: its admin endpoints and the ZStack API itself."""
+
+    def __init__(self, url: str, handle: Any = None) -> None:
+        self.url = url.rstrip("/")
+        #: The simulator process handle (restart, kill), when the fixture started one.
+        self.handle = handle
+        self._http = httpx.Client(base_url=self.url, timeout=30)
+        self._session: str | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def counters(self) -> dict[str, Any]:
+        reply = self._http.get("/_sim/counters")
+        reply.raise_for_status()
+        body: dict[str, Any] = reply.json()
+        return body
+
+    def requests(self, api: str) -> int:
+        """All requests to one API, whatever their outcome."""
+        return sum(self.counters()["requests"].get(api, {}).values())
+
+    def faults(self, **values: Any) -> None:
+        self._http.put("/_sim/faults", json=values).raise_for_status()
+
+    def release_jobs(self) -> None:
+        self._http.post("/_sim/jobs/release").raise_for_status()
+
+    def expire_sessions(self) -> None:
+        self._http.post("/_sim/sessions/expire").raise_for_status()
+
+    def _auth(self) -> dict[str, str]:
+        if self._session is None:
+            body = {"logInByAccount": {"accountName": "admin", "password": _sha512(PASSWORD)}}
+            reply = self._http.put("/zstack/v1/accounts/login", json=body)
+            reply.raise_for_status()
+            self._session = reply.json()["inventory"]["uuid"]
+        return {"Authorization": f"OAuth {self._session}"}
+
+    def service(self, uuid: str) -> dict[str, Any] | None:
+        """The model service as ZStack reports it, or None."""
+        reply = self._http.get(f"/zstack/v1/ai/model-services/{uuid}", headers=self._auth())
+        if reply.status_code == 503 and "ID.1001" in reply.text:
+            self._session = None
+            reply = self._http.get(f"/zstack/v1/ai/model-services/{uuid}", headers=self._auth())
+        reply.raise_for_status()
+        found: list[dict[str, Any]] = reply.json()["inventories"]
+        return found[0] if found else None
+
+    def services(self) -> list[dict[str, Any]]:
+        reply = self._http.get("/zstack/v1/ai/model-services", headers=self._auth())
+        reply.raise_for_status()
+        found: list[dict[str, Any]] = reply.json()["inventories"]
+        return found
+
+    def delete_behind_our_back(self, uuid: str) -> None:
+        """Delete in ZStack directly (sync mode or not, wait for the job)."""
+        reply = self._http.delete(f"/zstack/v1/ai/model-services/{uuid}", headers=self._auth())
+        assert reply.status_code in (200, 202), reply.text
+        if reply.status_code == 202:
+            job = reply.json()["location"].rsplit("/", 1)[-1]
+            for _ in range(200):
+                polled = self._http.get(f"/zstack/v1/api-jobs/{job}")
+                if polled.status_code != 202:
+                    assert polled.status_code == 200, polled.text
+                    return
+                time.sleep(0.05)
+
+
+def _sha512(text: str) -> str:
+    return hashlib.sha512(text.encode()).hexdigest()
+
+
+def secret_yaml(namespace: str, data: dict[str, str], name: str = SECRET_NAME) -> str:
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    lines = "\n".join(f"  {k}: {v}" for k, v in encoded.items())
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+        f"type: Opaque\ndata:\n{lines}\n"
+    )
+
+
+@dataclass
+class OperatorProcess:
+    """One ``zstack-operator run`` process and its log file."""
+
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    history: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=log)
+        log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no logout, exactly like a crashed pod."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.start()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class SimProcess:
+    """``zstack-operator sim`` in its own process, with its state in SQLite (restartable)."""
+
+    def __init__(self, tmp: Path, *extra: str) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [
+            sys.executable, "-m", "zstack_operator", "sim",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--state-file", str(tmp / "zstack.sqlite"),
+            "--job-duration-ms", "50", "--password", PASSWORD, *extra,
+        ]  # fmt: skip
+        self.log_path = tmp / "sim.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/_sim/counters", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError(f"simulator did not start:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def zstack(tmp_path: Path) -> Iterator[SimClient]:
+    """A fresh simulator process (async jobs of 50 ms) and a synchronous client for it."""
+    handle = SimProcess(tmp_path)
+    handle.start()
+    client = SimClient(handle.url, handle)
+    yield client
+    client.close()
+    handle.stop()
+
+
+@pytest.fixture
+def credentials(kube: Kube, namespace: str) -> dict[str, str]:
+    """The credentials Secret in the test namespace (the simulator's admin account)."""
+    data = {"accountName": "admin", "password": PASSWORD}
+    kube.apply(secret_yaml(namespace, data), namespace=namespace)
+    return data
+
+
+@pytest.fixture
+def operator_factory(
+    kube: Kube, namespace: str, zstack: SimClient, tmp_path: Path, modelservice_crd: Any
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Start ``zstack-operator run`` for the test namespace; all are stopped at teardown."""
+    started: list[OperatorProcess] = []
+
+    def start(*extra: str, drift_interval: float = 600, **env: str) -> OperatorProcess:
+        args = [
+            sys.executable, "-m", "zstack_operator", "run",
+            "--namespace", namespace,
+            "--zstack-endpoint", zstack.url,
+            "--credentials-secret", f"{namespace}/{SECRET_NAME}",
+            "--drift-interval", str(drift_interval),
+            "--health-address", "127.0.0.1:0",
+            *extra,
+        ]  # fmt: skip
+        full_env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), **env}
+        op = OperatorProcess(args, full_env, tmp_path / f"operator-{len(started)}.log")
+        op.start()
+        started.append(op)
+        return op
+
+    yield start
+    for op in started:
+        op.stop()
+        # Captured output is shown only when the test fails: the operator's side of the story.
+        sys.stdout.write(f"--- {op.log_path.name} (tail) ---\n{op.logs()[-6000:]}\n")
