@@ -127,9 +127,17 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     rt.kube = KubeAPI(load_kubeconfig())
     rt.pool = ConnectionPool(rt.settings, rt.kube, rt.universe, observer=ClientMetrics())
     rt.deps = Deps(rt.pool, _status_writer(rt), job_wait=rt.settings.job_wait)
+    # Startup activities run before kopf spawns its watchers, so none is missed.
+    rt.health.track_tasks(_is_watcher)
+    rt.health.api_check = rt.kube.version
     if rt.settings.health_address:
         rt.runner = await serve(rt.health, rt.settings.health_address)
     rt.health.started = True
+
+
+def _is_watcher(task_name: str) -> bool:
+    """True for the task kopf names "watcher for <resource>@<namespace>": list + watch."""
+    return task_name.startswith("watcher for ")
 
 
 async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:
@@ -149,9 +157,7 @@ def _status_writer(rt: Runtime) -> Any:
         try:
             await rt.kube.patch_status(GROUP, VERSION, PLURAL, res.namespace, res.name, patch)
         except KubeError as exc:
-            rt.health.api_failed(str(exc))
             raise kopf.TemporaryError(f"status write failed: {exc}", delay=5) from exc
-        rt.health.api_ok()
 
     return write
 
@@ -221,7 +227,7 @@ async def on_tick(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     rt.due[res.uid] = now + interval * random.uniform(0.9, 1.1)
     outcome = await reconcile(res, deps, max_age=0.0 if due == now else interval)
     if outcome.events:
-        DRIFT_REPAIRS.labels("observe" if "Observ" in str(res.spec) else "manage").inc()
+        DRIFT_REPAIRS.labels(str(res.spec.get("managementPolicy", "Manage")).lower()).inc()
     try:
         _settle(body, outcome, 0, "drift", rt)
     except kopf.TemporaryError:

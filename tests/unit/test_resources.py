@@ -64,7 +64,7 @@ def test_names_and_annotations() -> None:
 
 
 def test_condition_vocabulary() -> None:
-    assert [c.value for c in r.ConditionType] == ["Ready", "Synced"]
+    assert [c.value for c in r.ConditionType] == ["Ready", "Synced", "Reconciling", "Stalled"]
     assert [c.value for c in r.ConditionStatus] == ["True", "False", "Unknown"]
     assert [c.value for c in r.ReadyReason] == [
         "Available",
