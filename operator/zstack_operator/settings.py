@@ -171,7 +171,7 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
     health = _pick(args, env, "health_address")
     health = "0.0.0.0:8080" if health is None else health
-    if health and not health.rpartition(":")[2].isdigit():
+    if health and (":" not in health or not health.rpartition(":")[2].isdigit()):
         raise ConfigError(f"health address must be HOST:PORT, got {health!r}")
     return Settings(
         endpoint=endpoint.rstrip("/"),
