@@ -3,8 +3,9 @@
 Called by ``zstack-operator dev-cluster build`` / ``up``, ``DevCluster.start`` and the pytest
 plugin in ``tests/support/kube_fixtures.py``. The recipe is docs/CONTROL-PLANE.md: Debian's
 ``kubernetes`` source package, its vendored reflect2/json-iterator swapped for Debian's Go 1.18+
-safe copies, compiled the way ``debian/rules`` does. The result lives under
-``paths.kubernetes_dir()`` with a stamp; a file lock keeps two builds from sharing a tree.
+safe copies, one Go 1.16+ line fixed in kube-openapi, compiled the way ``debian/rules`` does.
+The result lives under ``paths.kubernetes_dir()`` (named by ``paths.BUILD_REVISION``) with a
+stamp; a file lock keeps two builds from sharing a tree.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ _VENDOR_SWAPS = {
     "vendor/github.com/modern-go/reflect2": "/usr/share/gocode/src/github.com/modern-go/reflect2",
     "vendor/github.com/json-iterator/go": "/usr/share/gocode/src/github.com/json-iterator/go",
 }
+#: (file, line, replacement). Each must match exactly once, or the build stops: a changed source
+#: package must not silently lose a fix. Why each exists: docs/dev-cluster.md.
+_SOURCE_PATCHES = (
+    # The type check compares two reflect.Values with DeepEqual. Built with Go >= 1.16, an empty
+    # string boxed in an interface and reflect.Zero share one zero buffer, so "" counts as null
+    # and a custom resource with an empty string fails (`must be of type string: "null"`).
+    # Upstream made the same change (kubernetes/kube-openapi#230, shipped in Kubernetes 1.21).
+    (
+        "vendor/k8s.io/kube-openapi/pkg/validation/validate/type.go",
+        "\tif data == nil || reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), "
+        "reflect.ValueOf(data)) {\n",
+        "\tif data == nil {\n",
+    ),
+)
 
 
 class BuildError(RuntimeError):
@@ -51,7 +66,10 @@ def is_built() -> bool:
         data = json.loads(stamp.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if data.get("version") != paths.KUBERNETES_VERSION:
+    if (data.get("version"), data.get("revision")) != (
+        paths.KUBERNETES_VERSION,
+        paths.BUILD_REVISION,
+    ):
         return False
     return all(os.access(paths.bin_dir() / name, os.X_OK) for name in paths.BINARIES)
 
@@ -73,7 +91,7 @@ def ensure_built(progress: Progress | None = None) -> Path:
         return paths.bin_dir()
     root = paths.cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    with _exclusive(root / f"kubernetes-{paths.KUBERNETES_VERSION}.lock", say):
+    with _exclusive(root / f"{paths.build_name()}.lock", say):
         if is_built():
             say("another process finished the build meanwhile")
             return paths.bin_dir()
@@ -106,7 +124,7 @@ def _step(say: Progress, number: int, total: int, name: str) -> Iterator[None]:
 def _build(say: Progress) -> None:
     started = time.monotonic()
     target = paths.kubernetes_dir()
-    work = paths.cache_root() / f"build-kubernetes-{paths.KUBERNETES_VERSION}"
+    work = paths.cache_root() / f"build-{paths.build_name()}"
     build_log = target / "build.log"
     say(f"building Kubernetes {paths.KUBERNETES_VERSION} into {target} (several minutes, once)")
     # A tree left by an interrupted build is not trusted: start from the pristine source.
@@ -121,8 +139,9 @@ def _build(say: Progress) -> None:
         with _step(say, 2, 5, "fetch source (apt-get source kubernetes)"):
             source = _fetch_source(work)
             say(f"    unpacked {source.name}")
-        with _step(say, 3, 5, "swap vendored reflect2 and json-iterator for Debian's"):
+        with _step(say, 3, 5, "swap vendored reflect2/json-iterator, patch kube-openapi"):
             _swap_vendor(source)
+            _patch_source(source)
         with _step(say, 4, 5, f"compile (make; output in {build_log})"):
             try:
                 gomake.run_make(source, build_log, say)
@@ -163,6 +182,15 @@ def _swap_vendor(source: Path) -> None:
             test_file.unlink()
 
 
+def _patch_source(source: Path) -> None:
+    for relative, line, replacement in _SOURCE_PATCHES:
+        path = source / relative
+        text = path.read_text(encoding="utf-8")
+        if text.count(line) != 1:
+            raise BuildError(f"{relative}: expected exactly one {line.strip()!r} to patch")
+        path.write_text(text.replace(line, replacement), encoding="utf-8")
+
+
 def _install(output_bin: Path) -> None:
     staging = paths.kubernetes_dir() / "bin.partial"
     staging.mkdir()
@@ -184,6 +212,7 @@ def _write_stamp(source_name: str, seconds: float) -> None:
     )
     stamp = {
         "version": paths.KUBERNETES_VERSION,
+        "revision": paths.BUILD_REVISION,
         "source_package": source_name,
         "go": go.stdout.strip(),
         "build_seconds": round(seconds, 1),

@@ -14,6 +14,12 @@ from pathlib import Path
 #: (``1.20.5+really1.20.2``); it names the cache folder so another version never mixes in.
 KUBERNETES_VERSION = "v1.20.2"
 
+#: Bumped whenever the recipe in ``build`` changes what the binaries do (a new vendor swap or
+#: patch), so every machine rebuilds once into a new folder instead of trusting an old cache.
+#: 1 (folder without suffix): reflect2/json-iterator swap. 2: also the kube-openapi
+#: empty-string fix (docs/dev-cluster.md, "What the build patches").
+BUILD_REVISION = 2
+
 #: Binaries the build produces; etcd comes from Debian's ``etcd-server`` package instead.
 BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
 
@@ -28,9 +34,14 @@ def cache_root() -> Path:
     return base / "zstack-operator"
 
 
+def build_name() -> str:
+    """``kubernetes-v1.20.2-r2``: names the cache folder, its lock and its build tree."""
+    return f"kubernetes-{KUBERNETES_VERSION}-r{BUILD_REVISION}"
+
+
 def kubernetes_dir() -> Path:
     """The finished build: ``bin/``, ``stamp.json`` and ``build.log``."""
-    return cache_root() / f"kubernetes-{KUBERNETES_VERSION}"
+    return cache_root() / build_name()
 
 
 def bin_dir() -> Path:
