@@ -127,17 +127,10 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     rt.kube = KubeAPI(load_kubeconfig())
     rt.pool = ConnectionPool(rt.settings, rt.kube, rt.universe, observer=ClientMetrics())
     rt.deps = Deps(rt.pool, _status_writer(rt), job_wait=rt.settings.job_wait)
-    # Startup activities run before kopf spawns its watchers, so none is missed.
-    rt.health.track_tasks(_is_watcher)
     rt.health.api_check = rt.kube.version
     if rt.settings.health_address:
         rt.runner = await serve(rt.health, rt.settings.health_address)
     rt.health.started = True
-
-
-def _is_watcher(task_name: str) -> bool:
-    """True for the task kopf names "watcher for <resource>@<namespace>": list + watch."""
-    return task_name.startswith("watcher for ")
 
 
 async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:

@@ -1,47 +1,54 @@
 """The operator's HTTP endpoint: /healthz (liveness), /readyz (readiness) and /metrics.
 
-Liveness answers from the event loop itself and checks only that the operator's own machinery
-is alive (the loop responds, kopf's watch stream delivered something recently or is idle by
-design); a ZStack outage never fails it, so Kubernetes does not restart a healthy operator in a
-loop while ZStack is down. Readiness adds "the operator has started and can reach the
-Kubernetes API"; ZStack's state is reported by metrics and status, not by probes.
+Started by ``handlers.on_startup``. The probes tell a stuck operator from a ZStack outage:
+
+- **Liveness** fails only when restarting would help: when the event loop does not answer (a
+  blocked loop cannot serve /healthz, so the kubelet's probe times out). The other way to be
+  stuck, a watch kopf gave up on (say after a minute of 403s), needs no probe: kopf then stops
+  the operator and the process exits non-zero, so Kubernetes restarts it anyway. ZStack's state
+  never enters liveness, so a ZStack outage cannot make Kubernetes restart the operator in a
+  loop.
+- **Readiness** means "started, and the Kubernetes API answers now" (checked on each probe).
+- ZStack's health is what /metrics and each resource's status report, not a probe.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .metrics import REGISTRY
 
+log = logging.getLogger(__name__)
+
+#: Longest wait for the Kubernetes API in /readyz, below the kubelet's probe timeout (5 s).
+API_CHECK_TIMEOUT = 3.0
+
 
 class Health:
-    """Mutable health facts the handlers update and the probes read."""
+    """What /readyz needs: whether start-up finished, and how to ask the Kubernetes API."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self.started = False
-        self.last_api_ok: float | None = None
-        self.api_error: str | None = None
+        #: Raises when the Kubernetes API does not answer; None skips the check.
+        self.api_check: Callable[[], Awaitable[object]] | None = None
 
-    def api_ok(self) -> None:
-        """The Kubernetes API just answered us."""
-        self.last_api_ok = self._clock()
-        self.api_error = None
-
-    def api_failed(self, why: str) -> None:
-        """The Kubernetes API failed us."""
-        self.api_error = why
-
-    def ready(self) -> tuple[bool, str]:
+    async def ready(self) -> tuple[bool, str]:
         """(ready?, why) for /readyz."""
         if not self.started:
             return False, "starting"
-        if self.api_error:
-            return False, f"Kubernetes API: {self.api_error}"
+        if self.api_check is not None:
+            try:
+                async with asyncio.timeout(API_CHECK_TIMEOUT):
+                    await self.api_check()
+            except TimeoutError:
+                return False, f"Kubernetes API: no answer within {API_CHECK_TIMEOUT:g}s"
+            except Exception as exc:  # whatever failed, the answer is "not ready, because ..."
+                return False, f"Kubernetes API: {exc}"
         return True, "ok"
 
 
@@ -49,10 +56,11 @@ def build_app(health: Health) -> web.Application:
     """The aiohttp application serving the three endpoints."""
 
     async def healthz(_: web.Request) -> web.Response:
+        # Answering at all is the check: a blocked loop cannot, and the kubelet's probe times out.
         return web.Response(text="ok")
 
     async def readyz(_: web.Request) -> web.Response:
-        ok, why = health.ready()
+        ok, why = await health.ready()
         return web.Response(text=why, status=200 if ok else 503)
 
     async def metrics(_: web.Request) -> web.Response:
@@ -67,9 +75,12 @@ def build_app(health: Health) -> web.Application:
 
 
 async def serve(health: Health, address: str) -> web.AppRunner:
-    """Start serving on ``HOST:PORT``; the caller cleans the runner up at shutdown."""
+    """Start serving on ``HOST:PORT`` (port 0 picks a free one, logged); the caller cleans up."""
     host, _, port = address.rpartition(":")
     runner = web.AppRunner(build_app(health), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host or "0.0.0.0", int(port)).start()  # noqa: S104
+    for bound in runner.addresses:
+        where = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        log.info("serving /healthz, /readyz and /metrics on http://%s:%s", where, bound[1])
     return runner

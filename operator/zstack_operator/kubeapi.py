@@ -3,7 +3,8 @@
 kopf owns watching, finalizers and handler scheduling. Two things must happen at a moment kopf
 does not control, so they go through this small httpx client instead: the status write that
 records the ZStack uuid and job *before* the create call (crash safety), and reading the
-credentials Secret (``get`` restricted by ``resourceNames`` in RBAC). Configuration comes from
+credentials Secret (``get`` restricted by ``resourceNames`` in RBAC). The readiness probe asks
+the server's version here too. Configuration comes from
 the in-cluster service account or from a kubeconfig, the same sources kopf logs in with.
 """
 
@@ -107,7 +108,7 @@ def load_kubeconfig(path: str | None = None) -> KubeConfig:
 
 
 class KubeAPI:
-    """A tiny async Kubernetes client: read a Secret, merge-patch a status subresource."""
+    """A tiny async Kubernetes client: read a Secret, merge-patch status, ask the version."""
 
     def __init__(self, config: KubeConfig) -> None:
         self._config = config
@@ -151,6 +152,10 @@ class KubeAPI:
             )
         body: dict[str, Any] = response.json()
         return body
+
+    async def version(self) -> dict[str, Any] | None:
+        """The API server's version: the cheapest request, allowed to every authenticated user."""
+        return await self._request("GET", "/version")
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The Secret object (``data`` still base64), or None when it does not exist."""

@@ -23,12 +23,12 @@ WATCH_RULES = [
     {
         "apiGroups": ["ai.zstack.io"],
         "resources": ["modelservices"],
-        "verbs": ["get", "list", "watch", "patch"],
+        "verbs": ["list", "watch", "patch"],
     },
     {
         "apiGroups": ["ai.zstack.io"],
         "resources": ["modelservices/status"],
-        "verbs": ["get", "patch"],
+        "verbs": ["patch"],
     },
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,12 +25,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.kube import Kube
+from tests.support.kube import Kube, wait_until
 
 #: The simulator's admin password in e2e tests: distinctive, so a leak is found by grep (ZStack's
 #: default, "password", is also an English word that error messages legitimately contain).
 PASSWORD = "e2e-Zs7ack-pw-91f3"
 SECRET_NAME = "zstack-credentials"
+_HEALTH_URL = re.compile(r"serving /healthz, /readyz and /metrics on (http://\S+)")
 
 
 class SimClient:
@@ -151,6 +153,17 @@ class OperatorProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def health_url(self, timeout: float = 60) -> str:
+        """The base URL of /healthz, /readyz and /metrics, as the operator logs it at start."""
+
+        def logged() -> str | None:
+            assert self.proc is not None
+            assert self.proc.poll() is None, f"the operator exited:\n{self.logs()[-3000:]}"
+            found = _HEALTH_URL.findall(self.logs())
+            return str(found[-1]) if found else None
+
+        return wait_until(logged, timeout=timeout, message="the operator logs its health address")
+
 
 class SimProcess:
     """``zstack-operator sim`` in its own process, with its state in SQLite (restartable)."""
@@ -217,7 +230,10 @@ def operator_factory(
     """Start ``zstack-operator run`` for the test namespace; all are stopped at teardown."""
     started: list[OperatorProcess] = []
 
-    def start(*extra: str, drift_interval: float = 600, **env: str) -> OperatorProcess:
+    def start(
+        *extra: str, drift_interval: float = 600, kubeconfig: Path | None = None, **env: str
+    ) -> OperatorProcess:
+        """``kubeconfig`` runs it as another identity than admin (e.g. an RBAC-bound user)."""
         args = [
             sys.executable, "-m", "zstack_operator", "run",
             "--namespace", namespace,
@@ -227,7 +243,7 @@ def operator_factory(
             "--health-address", "127.0.0.1:0",
             *extra,
         ]  # fmt: skip
-        full_env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), **env}
+        full_env = {**os.environ, "KUBECONFIG": str(kubeconfig or kube.kubeconfig), **env}
         op = OperatorProcess(args, full_env, tmp_path / f"operator-{len(started)}.log")
         op.start()
         started.append(op)

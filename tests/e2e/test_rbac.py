@@ -1,0 +1,255 @@
+"""The chart's namespaced RBAC is enough for the operator, and every permission in it is needed.
+
+The operator runs as the dev cluster's static-token user ``zstack-operator``, bound to exactly
+the Roles the Helm chart renders for one watched namespace with the credentials Secret beside
+the ModelServices. With them the whole life of a ModelService works and nothing is ever
+forbidden. Then each (rule, verb) of the rendered Roles is taken away in turn, and each case
+names what breaks: the API server's "cannot VERB resource" in the operator's log and what the
+user sees on the resource. A grant without a case fails ``test_every_grant_has_a_case``, so a
+rule added to the chart must come with proof that it is needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+
+from tests.e2e.test_operator import apply, cond, ready, sample, wait_cond
+from tests.support.helm_chart import CHART, rbac_bound_to_user, render
+from tests.support.kube import Kube, wait_until
+from tests.support.operator_fixtures import SECRET_NAME, OperatorProcess, SimClient
+
+pytestmark = pytest.mark.e2e
+
+USER = "zstack-operator"
+#: An HTTP 403 or the API server's "forbidden" in any spelling (uuids are 8-4-4-4-12 hex, so
+#: "403" never stands alone inside one).
+FORBIDDEN = re.compile(r"\b403\b|forbidden", re.IGNORECASE)
+#: How long a case watches a resource the operator must not touch. The happy path puts the
+#: finalizer on within a second, so a few seconds is ample to see "never".
+UNTOUCHED_FOR = 4.0
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[helm_python.Chart]:
+    with helm_python.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def chart_rbac(chart: helm_python.Chart, namespace: str) -> list[dict[str, Any]]:
+    """The chart's Roles and RoleBindings for ``namespace``, bound to the user."""
+    values = {
+        "watchNamespaces": [namespace],
+        "credentials": {"existingSecret": SECRET_NAME, "existingSecretNamespace": namespace},
+    }
+    docs = rbac_bound_to_user(list(render(chart, values).values()), USER)
+    assert not [d for d in docs if d["kind"].startswith("Cluster")], "namespaced mode only"
+    return docs
+
+
+def grants(docs: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Every (resource, verb) the Roles in ``docs`` grant."""
+    return {
+        (resource, verb)
+        for doc in docs
+        if doc["kind"] == "Role"
+        for rule in doc["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def without(docs: list[dict[str, Any]], resource: str, verb: str) -> list[dict[str, Any]]:
+    """``docs`` with one verb on one resource taken away (a rule left with no verb goes)."""
+    docs = copy.deepcopy(docs)
+    for doc in docs:
+        if doc["kind"] != "Role":
+            continue
+        rules = []
+        for rule in doc["rules"]:
+            if resource in rule["resources"] and verb in rule["verbs"]:
+                assert rule["resources"] == [resource], "one resource per rule keeps cases exact"
+                rule["verbs"] = [v for v in rule["verbs"] if v != verb]
+            if rule["verbs"]:
+                rules.append(rule)
+        doc["rules"] = rules
+    assert (resource, verb) not in grants(docs)
+    return docs
+
+
+@dataclass
+class Scenario:
+    """One namespace, one simulator, and the operator started as the RBAC-bound user."""
+
+    kube: Kube
+    namespace: str
+    zstack: SimClient
+    start_operator: Callable[[], OperatorProcess]
+    op: OperatorProcess | None = None
+
+    def start(self) -> OperatorProcess:
+        self.op = self.start_operator()
+        return self.op
+
+    def create(self, **spec: Any) -> str:
+        return apply(self.kube, self.namespace, sample(**spec))
+
+    def obj(self, name: str) -> dict[str, Any]:
+        return self.kube.get("modelservice", name, self.namespace)
+
+    def denied(self, verb: str, resource: str) -> None:
+        """Wait until the operator's log shows the API server refusing ``verb`` on ``resource``."""
+        assert self.op is not None
+        op, needle = self.op, f'cannot {verb} resource "{resource}"'
+        wait_until(lambda: needle in op.logs(), timeout=60, message=f"the log says {needle!r}")
+
+    def untouched(self, name: str) -> None:
+        """Never reconciled: no finalizer, no status, and ZStack never heard of it."""
+        deadline = time.monotonic() + UNTOUCHED_FOR
+        while True:
+            obj = self.obj(name)
+            assert obj["metadata"].get("finalizers") is None, obj["metadata"]
+            assert "status" not in obj, obj["status"]
+            assert self.zstack.services() == []
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.5)
+
+
+def _no_list(s: Scenario) -> None:
+    s.start()
+    name = s.create()
+    s.denied("list", "modelservices")
+    s.untouched(name)
+
+
+def _no_watch(s: Scenario) -> None:
+    s.start()
+    # The initial list still works, so the object is created only once the watch is refused:
+    # then nothing but a watch could ever bring it to the operator.
+    s.denied("watch", "modelservices")
+    name = s.create()
+    s.untouched(name)
+
+
+def _no_patch(s: Scenario) -> None:
+    s.start()
+    name = s.create()
+    s.denied("patch", "modelservices")  # kopf adds its finalizer before any handler runs
+    s.untouched(name)
+
+
+def _no_status_patch(s: Scenario) -> None:
+    s.start()
+    name = s.create()
+    s.denied("patch", "modelservices/status")
+    obj = s.obj(name)
+    assert obj["metadata"]["finalizers"] == ["ai.zstack.io/finalizer"]
+    # The uuid must be in status before ZStack hears of a create: no status, no create.
+    assert "uuid" not in obj.get("status", {})
+    assert s.zstack.requests("AddModelService") == 0
+    assert s.zstack.services() == []
+
+
+def _no_events(s: Scenario) -> None:
+    s.start()
+    name = s.create()
+    ready(s.kube, s.namespace, name)  # Events are auxiliary: the service itself is fine
+    s.denied("create", "events")  # kopf retries each Event for a minute, then drops it
+    assert s.kube.events(s.namespace, name) == []
+
+
+def _no_secret(s: Scenario) -> None:
+    s.start()
+    name = s.create()
+    obj = wait_cond(s.kube, s.namespace, name, "Synced", "False", "ReconcileError")
+    message = cond(obj, "Synced")["message"]
+    assert f"cannot read credentials Secret {s.namespace}/{SECRET_NAME}" in message
+    assert 'cannot get resource "secrets"' in message
+    assert cond(obj, "Ready").get("status") != "True"
+    assert "uuid" not in obj["status"]
+    assert s.zstack.requests("LogInByAccount") == 0
+
+
+#: What breaks without each grant of the chart's Roles.
+CASES: dict[tuple[str, str], Callable[[Scenario], None]] = {
+    ("modelservices", "list"): _no_list,
+    ("modelservices", "watch"): _no_watch,
+    ("modelservices", "patch"): _no_patch,
+    ("modelservices/status", "patch"): _no_status_patch,
+    ("events", "create"): _no_events,
+    ("secrets", "get"): _no_secret,
+}
+
+
+@pytest.fixture
+def user_kubeconfig(kube: Kube) -> Path:
+    if USER not in kube.user_kubeconfigs:
+        pytest.skip(f"needs the dev cluster's token user {USER!r} (impersonation cannot run it)")
+    return kube.user_kubeconfigs[USER]
+
+
+@pytest.fixture
+def scenario(
+    kube: Kube,
+    namespace: str,
+    zstack: SimClient,
+    credentials: Any,
+    operator_factory: Any,
+    user_kubeconfig: Path,
+) -> Scenario:
+    return Scenario(kube, namespace, zstack, lambda: operator_factory(kubeconfig=user_kubeconfig))
+
+
+def test_every_grant_has_a_case(chart: helm_python.Chart) -> None:
+    assert grants(chart_rbac(chart, "team-a")) == set(CASES)
+
+
+def test_the_chart_rules_are_enough_for_the_whole_life_of_a_service(
+    chart: helm_python.Chart, scenario: Scenario
+) -> None:
+    kube, ns, zstack = scenario.kube, scenario.namespace, scenario.zstack
+    kube.apply(yaml.safe_dump_all(chart_rbac(chart, ns)), namespace=ns)
+    op = scenario.start()
+
+    name = scenario.create()
+    obj = ready(kube, ns, name)
+    uuid = obj["status"]["uuid"]
+    assert obj["metadata"]["finalizers"] == ["ai.zstack.io/finalizer"]
+    assert zstack.service(uuid)["requestCpu"] == 4
+
+    scenario.create(requestCpu=8)
+    obj = wait_until(
+        lambda: (o := ready(kube, ns, name))["metadata"]["generation"] == 2 and o,
+        timeout=60,
+        message="the update is applied",
+    )
+    assert cond(obj, "Synced")["reason"] == "ReconcileSuccess"
+    assert zstack.service(uuid)["requestCpu"] == 8
+    assert "Available" in [e["reason"] for e in kube.events(ns, name)]
+
+    kube.kubectl("delete", "modelservice", name, "--wait=true", namespace=ns)
+    assert kube.get_or_none("modelservice", name, ns) is None
+    assert zstack.service(uuid) is None
+    assert zstack.requests("DeleteModelService") == 1
+
+    forbidden = [line for line in op.logs().splitlines() if FORBIDDEN.search(line)]
+    assert forbidden == []
+
+
+@pytest.mark.parametrize(("resource", "verb"), list(CASES), ids=[f"{r}-{v}" for r, v in CASES])
+def test_each_grant_is_needed(
+    chart: helm_python.Chart, scenario: Scenario, resource: str, verb: str
+) -> None:
+    ns = scenario.namespace
+    scenario.kube.apply(yaml.safe_dump_all(without(chart_rbac(chart, ns), resource, verb)), ns)
+    CASES[resource, verb](scenario)
