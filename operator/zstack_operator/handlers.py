@@ -243,7 +243,10 @@ def register(settings: Settings, registry: kopf.OperatorRegistry) -> None:
         decorator(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.update(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.delete(*_RESOURCE, id="finalize", registry=registry)(on_delete)
-    kopf.timer(*_RESOURCE, id="drift", interval=tick, registry=registry)(on_tick)
+    # initial_delay: a new resource was just reconciled; its first drift look can wait a tick.
+    kopf.timer(*_RESOURCE, id="drift", interval=tick, initial_delay=tick, registry=registry)(
+        on_tick
+    )
 
 
 def run(settings: Settings) -> int:
@@ -258,6 +261,8 @@ def run(settings: Settings) -> int:
     if settings.log_level != "DEBUG":
         # kopf reports every successful handler at INFO: thousands of lines at scale.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        # httpx logs every request at INFO: two lines per resource per pass, all CPU.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     memo = kopf.Memo(runtime=Runtime(settings))
     asyncio.run(
         kopf.operator(

@@ -156,6 +156,11 @@ def condition(status: ModelServiceStatus, type_: ConditionType) -> Condition | N
     return next((c for c in status.conditions if c.type == type_), None)
 
 
+#: First states that are the normal course of a create: no Event (one per resource is enough,
+#: and at 1,000 resources every Event is an API write).
+_QUIET_FIRST = frozenset({ReadyReason.CREATING, SyncedReason.RECONCILE_SUCCESS})
+
+
 @dataclass(frozen=True)
 class Transition:
     """A condition change worth an Event."""
@@ -174,6 +179,8 @@ def transitions(old: ModelServiceStatus, new: ModelServiceStatus) -> list[Transi
         before = condition(old, ConditionType(cond.type))
         if before and (before.status, before.reason) == (cond.status, cond.reason):
             continue
+        if before is None and cond.reason in _QUIET_FIRST:
+            continue  # the expected first steps say nothing an operator of the cluster needs
         warning = cond.reason in TERMINAL_REASONS or cond.reason == SyncedReason.RECONCILE_ERROR
         out.append(Transition(warning, cond.reason, cond.message or cond.reason))
     return out
