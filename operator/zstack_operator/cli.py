@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zstack_operator.runner",
     "zstack_operator.demo",
     "zstack_operator.bench_client",
+    "zstack_operator.bench.cli",
 )
 
 
