@@ -155,7 +155,7 @@ def _status_writer(rt: Runtime) -> Any:
     return write
 
 
-def uuid_index(*, status: kopf.Status, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
+async def uuid_index(*, status: kopf.Status, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
     """Index ModelServices by connection -> ZStack uuid, for batched drift reads."""
     uuid = status.get("uuid")
     if not uuid:
