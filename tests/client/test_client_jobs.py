@@ -1,4 +1,5 @@
-"""Async jobs: resume after a restart, wait=0, duplicate job uuids, expired and failed jobs."""
+"""Async jobs: resume after a restart, wait=0, duplicate job uuids, expired and failed jobs,
+and resuming a request the client resent after its session expired."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from zstack_operator.zstack import (
     ZStackAPIError,
     ZStackClient,
 )
+from zstack_operator.zstack.dispatch import successor_job_uuid
 
 from tests.support.client_helpers import ADMIN, FAST_RETRY, param
-from tests.support.sim_fixtures import SimFactory, SimProcessFactory
+from tests.support.sim_fixtures import SimFactory, SimProcessFactory, api_url
 
 JOB = "0123456789abcdef0123456789abcdef"
 RESOURCE_UUID = "2" * 12 + "4" + "2" * 3 + "9" + "2" * 15
@@ -185,4 +187,45 @@ async def test_transient_job_failure_is_rechecked_then_reported(
         assert counters.requests["AddModelService"] == {"503": 1, "400": 1}
     else:
         assert counters.requests["AddModelService"] == {"202": 1}
+    assert counters.created == {}
+
+
+async def test_resume_follows_the_resend_after_a_session_expiry(sim: Simulator) -> None:
+    async with ZStackClient(sim.url, ADMIN) as client:
+        await client.query_model_services()  # logged in
+        await sim.admin.expire_sessions()
+        await sim.admin.set_faults(hold_jobs=True)
+        # The first job fails in the API pipeline (ID.1001); the client logs in again and
+        # resends the request as the successor job, which keeps running.
+        with pytest.raises(JobTimeoutError) as caught:
+            await client.add_model_service(param(name="resent"), job_uuid=JOB, wait=0.2)
+    assert caught.value.job_uuid == successor_job_uuid(JOB)
+    # After a restart only the first job uuid is known (the operator stored it in status).
+    async with ZStackClient(sim.url, ADMIN) as fresh:
+        with pytest.raises(JobTimeoutError):
+            await fresh.wait_job(JOB, api="AddModelService", timeout=0.1)
+        await sim.admin.release_jobs()
+        inv = await fresh.wait_job(JOB, api="AddModelService", timeout=5)
+    assert inv is not None
+    assert inv.name == "resent"
+    jobs = {j.uuid: j.state for j in await sim.admin.jobs()}
+    assert jobs == {JOB: "failed", successor_job_uuid(JOB): "succeeded"}
+    assert (await sim.admin.counters()).created == {inv.uuid: 1}
+
+
+async def test_a_session_failure_never_resent_is_the_outcome(sim: Simulator) -> None:
+    # A request that failed with ID.1001 and whose sender died before resending it.
+    async with httpx.AsyncClient(trust_env=False) as http:
+        reply = await http.post(
+            api_url(sim.url, "/ai/model-services"),
+            json={"param": param().wire()},
+            headers={"Authorization": f"OAuth {'0' * 32}", "X-Job-UUID": JOB},
+        )
+    assert reply.status_code == 202
+    async with ZStackClient(sim.url, ADMIN) as client:
+        with pytest.raises(ZStackAPIError) as caught:
+            await client.wait_job(JOB, api="AddModelService", timeout=5)
+    assert caught.value.code == "ID.1001"
+    counters = await sim.admin.counters()
+    assert counters.count("QueryApiJob", "404") == 1  # the successor was looked for
     assert counters.created == {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from zstack_operator.devcluster import kubectl_path
+from zstack_operator.devcluster import DevCluster, kubectl_path
 
 T = TypeVar("T")
 
@@ -62,6 +62,8 @@ class Kube:
     kubeconfig: Path
     user_kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
     kubectl_binary: Path = field(default_factory=kubectl_path)
+    #: State dir of the dev cluster the fixtures started (None for a KUBECONFIG cluster).
+    dev_cluster_dir: Path | None = None
 
     @property
     def is_dev_cluster(self) -> bool:
@@ -73,6 +75,15 @@ class Kube:
         """The API server's minor version (20 for the dev cluster)."""
         version = json.loads(self.kubectl("get", "--raw", "/version").stdout)
         return int(re.sub(r"\D.*", "", str(version["minor"])))
+
+    def restart_apiserver(self) -> None:
+        """Restart only kube-apiserver, same port, etcd kept (dev cluster only); ready on return."""
+        if self.dev_cluster_dir is None:
+            raise RuntimeError("only the dev cluster the fixtures started can be restarted")
+        cluster = DevCluster.attach(self.dev_cluster_dir)
+        if cluster is None:
+            raise RuntimeError(f"no dev cluster is recorded in {self.dev_cluster_dir}")
+        cluster.restart_apiserver()
 
     def _identity(self, user: str) -> list[str]:
         if user == "admin":

@@ -66,9 +66,14 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
     cluster = DevCluster.start(tmp_path_factory.mktemp("dev-cluster"))
     try:
         users = {user: cluster.kubeconfig_for(user) for user in cluster.users}
-        yield Kube(kubeconfig=cluster.kubeconfig, user_kubeconfigs=users)
+        yield Kube(
+            kubeconfig=cluster.kubeconfig,
+            user_kubeconfigs=users,
+            dev_cluster_dir=cluster.state_dir,
+        )
     finally:
-        cluster.stop()
+        # Re-read state.json: a test may have restarted a process (Kube.restart_apiserver).
+        (DevCluster.attach(cluster.state_dir) or cluster).stop()
 
 
 def _namespace_name(node_name: str) -> str:

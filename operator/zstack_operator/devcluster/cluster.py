@@ -155,6 +155,34 @@ class DevCluster:
             raise ClusterError(f"{state_dir / _STATE} vanished during start")
         return cluster
 
+    def restart_apiserver(self, *, progress: Progress | None = None) -> DevCluster:
+        """Stop kube-apiserver and start it again on the same port; etcd and the rest keep running.
+
+        What clients see of an API server crash or upgrade: watches and requests fail for a few
+        seconds, then everything (kept in etcd) is back. The new process is recorded in
+        ``state.json`` at once; returns the refreshed handle when ``/readyz`` answers again.
+        """
+        say = progress or _quiet
+        with _state_lock(self.state_dir):
+            data = json.loads((self.state_dir / _STATE).read_text(encoding="utf-8"))
+            plan = startup.Plan.recorded(self.state_dir, build.cached_binaries(), data["ports"])
+            records = [ProcessRecord.from_json(p) for p in data["processes"]]
+            index = next(i for i, r in enumerate(records) if r.name == "kube-apiserver")
+            procs.stop_all([records[index]], say)
+
+            def record(proc: ProcessRecord) -> None:
+                records[index] = proc
+                _save(plan, records)
+
+            try:
+                startup.start_apiserver(plan, record, say)
+            except (startup.StartupError, procs.SpawnError, OSError) as exc:
+                raise ClusterError(f"restarting kube-apiserver failed: {exc}") from exc
+        cluster = self.attach(self.state_dir)
+        if cluster is None:  # pragma: no cover - record() rewrote it above
+            raise ClusterError(f"{self.state_dir / _STATE} vanished during the restart")
+        return cluster
+
     def stop(self, *, progress: Progress | None = None) -> None:
         """Stop exactly the recorded processes (TERM, then KILL) and remove the state dir."""
         say = progress or _quiet

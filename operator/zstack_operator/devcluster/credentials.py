@@ -7,6 +7,7 @@ Used by ``cluster.DevCluster.start``. Tokens are random per cluster, live only i
 from __future__ import annotations
 
 import base64
+import csv
 import os
 import secrets
 import subprocess
@@ -57,6 +58,16 @@ def write_token_file(path: Path, users: Sequence[User]) -> None:
             row += f',"{",".join(user.groups)}"'
         lines.append(row)
     _private_file(path, "\n".join(lines) + "\n")
+
+
+def read_token_file(path: Path) -> tuple[User, ...]:
+    """The users back from a ``--token-auth-file`` CSV, in file order (admin first)."""
+    users = []
+    for row in csv.reader(path.read_text(encoding="utf-8").splitlines()):
+        if len(row) >= 3:
+            groups = tuple(g for g in row[3].split(",") if g) if len(row) > 3 else ()
+            users.append(User(row[1], groups, row[0]))
+    return tuple(users)
 
 
 def read_admin_token(path: Path) -> str:

@@ -66,6 +66,18 @@ class Plan:
             users=credentials.new_users(),
         )
 
+    @classmethod
+    def recorded(cls, state_dir: Path, bin_dir: Path, ports: dict[str, int]) -> Plan:
+        """The plan a running cluster was started with, from its state dir and recorded ports."""
+        return cls(
+            state_dir=state_dir,
+            bin_dir=bin_dir,
+            etcd_port=int(ports["etcd"]),
+            peer_port=int(ports["etcd-peer"]),
+            api_port=int(ports["apiserver"]),
+            users=credentials.read_token_file(state_dir / "tokens.csv"),
+        )
+
     @property
     def server(self) -> str:
         """The API server URL."""
@@ -107,11 +119,7 @@ def run(plan: Plan, record: Callable[[ProcessRecord], None], say: Progress) -> N
     etcd = _start(plan, "etcd", [etcd_binary, *_etcd_flags(plan)], record)
     _wait(etcd, lambda: _etcd_healthy(plan.etcd_port))
 
-    say(f"starting kube-apiserver on {plan.server}")
-    api_argv = [str(plan.bin_dir / "kube-apiserver"), *_apiserver_flags(plan)]
-    apiserver = _start(plan, "kube-apiserver", api_argv, record)
-    ca_file = plan.path("certs") / "apiserver.crt"
-    _wait(apiserver, lambda: ca_file.exists() and _get(plan, ca_file, "/readyz")[0] == 200)
+    ca_file = start_apiserver(plan, record, say)
 
     for user in plan.users:
         kubeconfig = plan.path(credentials.kubeconfig_name(user.name))
@@ -123,6 +131,20 @@ def run(plan: Plan, record: Callable[[ProcessRecord], None], say: Progress) -> N
     _wait(kcm, lambda: _default_token_issued(plan, ca_file))
 
     _bind_viewer(plan, ca_file)
+
+
+def start_apiserver(plan: Plan, record: Callable[[ProcessRecord], None], say: Progress) -> Path:
+    """Start kube-apiserver and wait for ``/readyz``; returns its certificate bundle.
+
+    Also used on its own to restart the API server of a running cluster: the serving cert in
+    ``certs/`` is reused, so kubeconfigs (which embed it) stay valid.
+    """
+    say(f"starting kube-apiserver on {plan.server}")
+    api_argv = [str(plan.bin_dir / "kube-apiserver"), *_apiserver_flags(plan)]
+    apiserver = _start(plan, "kube-apiserver", api_argv, record)
+    ca_file = plan.path("certs") / "apiserver.crt"
+    _wait(apiserver, lambda: ca_file.exists() and _get(plan, ca_file, "/readyz")[0] == 200)
+    return ca_file
 
 
 def _etcd_flags(plan: Plan) -> list[str]:

@@ -214,10 +214,12 @@ class ZStackClient:
     ) -> ModelServiceInventory | None:
         """Resume a job by uuid (e.g. after a restart): its inventory, or None if it has none.
 
-        Raises the job's ``ZStackAPIError`` if it failed, ``JobExpiredError`` if ZStack no
-        longer knows it (fall back to a query) and ``JobTimeoutError`` if still running.
+        ``job_uuid`` is the one a mutation was sent with: if the client resent it after a
+        session expiry, the resent job's outcome is returned. Raises the job's
+        ``ZStackAPIError`` if it failed, ``JobExpiredError`` if ZStack no longer knows it (fall
+        back to a query) and ``JobTimeoutError`` if still running.
         """
-        result = await self._jobs.wait(job_uuid, api=api, timeout=self._jobs.deadline(timeout))
+        result = await self._jobs.resume(job_uuid, api=api, timeout=self._jobs.deadline(timeout))
         return _inventory(result, api) if "inventory" in result else None
 
     # -- queries ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@ reply style: 200 with the result, or 202 with ``{"location", "apiTimeout"}`` in 
 ``JobRunner.wait`` (poll a job by uuid: 202 running, 200 done, 503 failed -> ZStackAPIError,
 404 -> JobExpiredError, deadline -> JobTimeoutError). Polls go to the configured endpoint, never
 to the host in ``location``: that is the management node's own address, which may not be
-reachable from here (ZSTACK-API.md 2.2). Used by ``zstack.client``.
+reachable from here (ZSTACK-API.md 2.2). ``JobRunner.resume`` polls a job by the uuid it was
+first sent with, following the resend after a session expiry. Used by ``zstack.client``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
-from .dispatch import Call, Dispatcher, new_job_uuid
+from .dispatch import Call, Dispatcher, new_job_uuid, successor_job_uuid
 from .errors import (
     ErrorKind,
     JobExpiredError,
@@ -81,6 +82,35 @@ class JobRunner:
                 ):
                     continue
                 raise
+
+    async def resume(
+        self,
+        job_uuid: str,
+        *,
+        api: str,
+        timeout: float,  # noqa: ASYNC109 - a deadline that raises JobTimeoutError, not a cancel
+    ) -> dict[str, Any]:
+        """``wait`` for a job known by the uuid it was first sent with (e.g. after a restart).
+
+        ``mutate`` resends a request whose job failed with an expired session (ID.1001) once,
+        as ``successor_job_uuid``. The first job's failure is then not the request's outcome:
+        the resent one may still be running, and will create or change what it was asked to.
+        So a session failure is followed to the successor; only if that was never sent (404)
+        does the session failure stand.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            return await self.wait(job_uuid, api=api, timeout=timeout)
+        except ZStackAPIError as exc:
+            if exc.kind is not ErrorKind.SESSION:
+                raise
+            failure = exc
+        successor = successor_job_uuid(job_uuid)
+        try:
+            return await self.wait(successor, api=api, timeout=max(0.0, deadline - loop.time()))
+        except JobExpiredError:
+            raise failure from None
 
     async def wait(
         self,
