@@ -172,7 +172,7 @@ async def on_reconcile(
     rt.index = kwargs["uuid_index"]
     # After a restart every resource resumes at once; a cached bulk read serves them all.
     max_age = rt.settings.drift_interval if reason == "resume" else 0.0
-    outcome = await reconcile(_resource(body), deps, max_age=max_age)
+    outcome = await reconcile(_resource(body), deps, max_age=max_age, attempt=retry)
     _settle(body, outcome, retry, reason, rt)
 
 
@@ -180,7 +180,7 @@ async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: A
     """Finalizer: delete the ZStack service (or orphan it) before the object goes."""
     rt, deps = _deps(memo)
     rt.index = kwargs["uuid_index"]
-    outcome = await finalize(_resource(body), deps)
+    outcome = await finalize(_resource(body), deps, attempt=retry)
     rt.due.pop(body.get("metadata", {}).get("uid", ""), None)
     if outcome.done and not outcome.retry:
         rt.census.forget(body.get("metadata", {}).get("uid", ""))

@@ -110,9 +110,11 @@ class Deps:
 class _Pass:
     """One reconcile pass over one resource: keeps the status being built and writes it."""
 
-    def __init__(self, res: Resource, deps: Deps) -> None:
+    def __init__(self, res: Resource, deps: Deps, attempt: int = 0) -> None:
         self.res = res
         self.deps = deps
+        #: Passes so far for this change (kopf's retry number); 0 for timers.
+        self.attempt = attempt
         self.old = ModelServiceStatus.model_validate(res.status or {})
         self.new = self.old
         self.gen = res.generation
@@ -153,6 +155,23 @@ def _validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+#: Passes that re-ask a create job whose poll failed transiently before trusting the failure.
+DOUBTFUL_JOB_RETRIES = 5
+
+
+def believed(exc: ZStackAPIError, attempt: int) -> bool:
+    """Whether a job's reported failure can be taken as final.
+
+    A poll that keeps failing with SYS.1000/1001 reads exactly like a job that failed with it
+    (an expired session, ID.1001, is settled by the client, which follows a resent job).
+    Taking it at its word too early would forget a create that may still land: the finalizer
+    would then delete ahead of it and leak it. So a transient failure is re-asked on the next
+    ``DOUBTFUL_JOB_RETRIES`` passes (kopf's backoff spreads them over minutes); a job that
+    really failed that way is believed after that, and its uuid still forbids a duplicate.
+    """
+    return exc.kind is not ErrorKind.TRANSIENT or attempt >= DOUBTFUL_JOB_RETRIES
+
+
 async def _finish_job(
     conn: Connection, job: PendingJob, wait: float
 ) -> ModelServiceInventory | None:
@@ -166,9 +185,14 @@ async def _finish_job(
         return None
 
 
-async def reconcile(res: Resource, deps: Deps, *, max_age: float = 0.0) -> Outcome:
-    """Bring ZStack to the spec (or report it, in Observe mode); ``max_age`` allows cached reads."""
-    p = _Pass(res, deps)
+async def reconcile(
+    res: Resource, deps: Deps, *, max_age: float = 0.0, attempt: int = 0
+) -> Outcome:
+    """Bring ZStack to the spec (or report it, in Observe mode); ``max_age`` allows cached reads.
+
+    ``attempt`` is kopf's retry number for this change (see ``believed``).
+    """
+    p = _Pass(res, deps, attempt)
     try:
         spec = parse_spec(res.spec)
     except ValidationError as exc:
@@ -245,7 +269,9 @@ async def _reconcile(
             inv = await _finish_job(conn, job, deps.job_wait)
         except JobTimeoutError:
             return p.outcome(retry=True, requeue_after=2.0)
-        except ZStackAPIError:
+        except ZStackAPIError as exc:
+            if not believed(exc, p.attempt):
+                raise  # keep the job recorded and ask again on the next pass
             p.update(pending_job=None)  # the job ran and failed: it left nothing behind
             if job.generation == p.gen:
                 raise  # still the spec it failed for: report it
@@ -338,8 +364,9 @@ async def _act(
             inv = await conn.client.wait_job(job, api="AddModelService", timeout=deps.job_wait)
         except JobTimeoutError:
             return p.outcome(retry=True, requeue_after=2.0)
-        except ZStackAPIError:
-            p.update(pending_job=None)  # ZStack ran the job and refused: nothing was created
+        except ZStackAPIError as exc:
+            if believed(exc, p.attempt):
+                p.update(pending_job=None)  # ZStack ran the job and refused: nothing was created
             raise
         p.update(pending_job=None)
     elif isinstance(action, planning.Change):
@@ -372,8 +399,11 @@ async def _change(
     return inv
 
 
-async def finalize(res: Resource, deps: Deps) -> Outcome:
-    """Delete the ZStack service (policy Delete, Manage mode); done=False means try again."""
+async def finalize(res: Resource, deps: Deps, *, attempt: int = 0) -> Outcome:
+    """Delete the ZStack service (policy Delete, Manage mode); done=False means try again.
+
+    A pending create is settled first (see ``believed``), or it could land after the delete.
+    """
     p = _Pass(res, deps)
     policy = str(res.spec.get("deletionPolicy", DeletionPolicy.DELETE))
     observe = str(res.spec.get("managementPolicy", "")) == ManagementPolicy.OBSERVE
@@ -393,8 +423,10 @@ async def finalize(res: Resource, deps: Deps) -> Outcome:
                 await _finish_job(conn, job, deps.job_wait)
             except JobTimeoutError:
                 return p.outcome(done=False, requeue_after=2.0)
-            except ZStackAPIError:
-                pass  # the create failed: there is nothing it could leave behind
+            except ZStackAPIError as exc:
+                if not believed(exc, attempt):
+                    return p.outcome(done=False, retry=True)
+                # The create failed: there is nothing it could leave behind.
         p.ready(False, ReadyReason.DELETING, "deleting the model service in ZStack")
         await p.flush()
         await conn.client.delete_model_service(uuid, wait=deps.job_wait)
