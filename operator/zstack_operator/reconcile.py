@@ -284,25 +284,22 @@ async def _reconcile(
             inv = None  # status never held a uuid, so no create was ever sent for this object
         else:
             inv = await _observe(p, conn, uuid, max_age)
-    action = planning.plan(
-        spec,
-        inv,
-        uuid=uuid,
-        default_name=res.name,
-        created_with=p.old.created_with,
-        observe_only=observe_only,
-    )
-    if max_age > 0 and isinstance(action, planning.Create | planning.Change):
-        # Never write on the strength of a cached read: confirm with a fresh one first.
-        inv = await _observe(p, conn, uuid, 0.0)
-        action = planning.plan(
+
+    def plan_for(observed: ModelServiceInventory | None) -> planning.Action:
+        return planning.plan(
             spec,
-            inv,
+            observed,
             uuid=uuid,
             default_name=res.name,
             created_with=p.old.created_with,
             observe_only=observe_only,
         )
+
+    action = plan_for(inv)
+    if max_age > 0 and isinstance(action, planning.Create | planning.Change):
+        # Never write on the strength of a cached read: confirm with a fresh one first.
+        inv = await _observe(p, conn, uuid, 0.0)
+        action = plan_for(inv)
     return await _act(p, conn, spec, uuid, inv, action)
 
 
