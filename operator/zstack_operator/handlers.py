@@ -181,9 +181,11 @@ async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: A
     rt, deps = _deps(memo)
     rt.index = kwargs["uuid_index"]
     outcome = await finalize(_resource(body), deps, attempt=retry)
-    rt.due.pop(body.get("metadata", {}).get("uid", ""), None)
+    uid = body.get("metadata", {}).get("uid", "")
+    rt.due.pop(uid, None)
+    rt.auth_seen.pop(uid, None)
     if outcome.done and not outcome.retry:
-        rt.census.forget(body.get("metadata", {}).get("uid", ""))
+        rt.census.forget(uid)
         return
     _settle(body, outcome, retry, "delete", rt)
 

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from tests.support.kube import Kube, wait_until
+from tests.support.sim_fixtures import free_port
 
 #: The simulator's admin password in e2e tests: distinctive, so a leak is found by grep (ZStack's
 #: default, "password", is also an English word that error messages legitimately contain).
@@ -169,9 +169,7 @@ class SimProcess:
     """``zstack-operator sim`` in its own process, with its state in SQLite (restartable)."""
 
     def __init__(self, tmp: Path, *extra: str) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [
             sys.executable, "-m", "zstack_operator", "sim",
