@@ -1,11 +1,13 @@
 """The ``zstack-operator bench`` subcommand: options, then the runs in order, then the report.
 
 Registered by ``zstack_operator.cli``; everything heavy is imported inside ``run``. Order:
-the dev cluster (``~/.cache/zstack-operator/bench-cluster``, started if needed, left running),
-the CRD, a simulator subprocess, leftovers of earlier benches removed, then ideal, bare kopf,
-the operator, its restart and (unless ``--skip-steady``) its steady state. Progress goes to
-stderr, the tables to stdout, JSON and PNG to ``--out``. Exit code: 0 when every measured
-target is met, 1 when one is missed or a run failed, 2 for bad options.
+the dev cluster (``~/.cache/zstack-operator/bench-cluster``; started if needed and then stopped
+at the end, a cluster found running is left running), the CRD, a simulator subprocess,
+leftovers of earlier benches removed, then ideal, bare kopf, naive, the operator, its restart
+and (unless ``--skip-steady``) its steady state. With ``--sizes`` all of that once per size,
+then the slope table and the scale targets. Progress goes to stderr, the tables to stdout,
+JSON and PNG to ``--out``. Exit code: 0 when every measured target is met, 1 when one is
+missed or a run failed, 2 for bad options.
 """
 
 from __future__ import annotations
@@ -17,18 +19,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .context import Context, Options, Phase, RunResult
+    from .targets import SizeFigures
 
 
 def register(subparsers: Any) -> None:
     """Add ``bench`` to the command line."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "bench",
-        help="benchmark the operator against the ideal floor and bare kopf (issue 6)",
+        help="benchmark the operator against the ideal floor, bare kopf and a naive operator",
         description="Measure time to all Ready, ZStack requests, Kubernetes writes, peak RSS, "
         "restart and steady-state cost of the operator on a local control plane and simulator, "
-        "next to a minimal program (the floor) and a bare kopf operator. See docs/bench.md.",
+        "next to a minimal program (the floor), a bare kopf operator and the naive kopf "
+        "operator a user would write. See docs/bench.md.",
     )
     p.add_argument("-n", "--count", type=int, default=1000, help="ModelServices (%(default)s)")
+    p.add_argument("--sizes", type=_sizes, metavar="N,N,...",
+                   help="run the bench at each size (instead of -n), then compare the sizes: "
+                        "memory slope, time ratio and restart cost (e.g. 1000,3000)")  # fmt: skip
     p.add_argument("--latency-ms", type=float, default=20.0,
                    help="simulator latency per request (%(default)s)")  # fmt: skip
     p.add_argument("--job-duration-ms", type=float, default=200.0,
@@ -49,6 +56,16 @@ def register(subparsers: Any) -> None:
                    help="sample the operator's create run with py-spy "
                         "(writes operator-create.folded)")  # fmt: skip
     p.set_defaults(func=run)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list: {text!r}") from None
+    if len(sizes) < 2 or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("--sizes needs at least two different counts >= 1")
+    return sizes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,10 +92,10 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
     )
     opts.out.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_bench(opts))
+    return asyncio.run(_bench(opts, args.sizes or []))
 
 
-async def _bench(opts: Options) -> int:
+async def _bench(opts: Options, sizes: list[int]) -> int:
     import asyncio
     import functools
     import os
@@ -98,16 +115,21 @@ async def _bench(opts: Options) -> int:
     say = functools.partial(stamp, started=started)
     state_dir = cache_root() / "bench-cluster"
     say(f"dev cluster in {state_dir} (started if needed)")
-    cluster, _ = await asyncio.to_thread(DevCluster.ensure_running, state_dir, progress=say)
-    await asyncio.to_thread(apply_crds, cluster.kubeconfig, CRDS)
-    sim = await start_simulator(opts.out, opts.latency_ms, opts.job_duration_ms)
+    cluster, ours = await asyncio.to_thread(DevCluster.ensure_running, state_dir, progress=say)
+    try:
+        await asyncio.to_thread(apply_crds, cluster.kubeconfig, CRDS)
+        sim = await start_simulator(opts.out, opts.latency_ms, opts.job_duration_ms)
+    except BaseException:
+        if ours:
+            await asyncio.to_thread(cluster.stop, progress=say)
+        raise
     kube = BenchKube(cluster.kubeconfig)
     admin = SimAdmin(sim_url(sim))
     ctx = Context(
         opts, kube, admin, sim_url(sim), secrets.token_hex(3), cluster.kubeconfig, started
     )
     ctx.say(f"simulator at {ctx.sim_url}: latency {opts.latency_ms:g} ms, "
-            f"jobs {opts.job_duration_ms:g} ms; N = {opts.count}")  # fmt: skip
+            f"jobs {opts.job_duration_ms:g} ms; N = {sizes or opts.count}")  # fmt: skip
     ctx.source = source_fingerprint()
     ctx.say(f"operator source {ctx.source['sha256']}, last changed {ctx.source['newest_change']}")
     ctx.pids = {p.name: p.pid for p in cluster.processes}
@@ -118,17 +140,57 @@ async def _bench(opts: Options) -> int:
         # Everything (API server, etcd, simulator, operator) shares this machine's CPUs.
         ctx.say(f"warning: load average {load:.1f} before the runs; other work skews the times")
     try:
-        return await _measure(ctx)
+        if not sizes:
+            return (await _measure(ctx))[0]
+        return await _scale(ctx, sizes)
     finally:
         await kube.aclose()
         await admin.aclose()
         sim.stop()
+        if ours:
+            # Two cores shared with other work: an API server and etcd left idling still cost.
+            ctx.say(f"stopping the dev cluster this bench started ({state_dir})")
+            await asyncio.to_thread(cluster.stop, progress=say)
 
 
-async def _measure(ctx: Context) -> int:
+async def _scale(ctx: Context, sizes: list[int]) -> int:
+    """The whole bench once per size (output in ``--out/n<N>``), then the sizes compared."""
+    import dataclasses
+
+    from .report import scale_summary
+
+    base, run_id = ctx.opts, ctx.run_id
+    codes, figures = [], []
+    for count in sizes:
+        ctx.opts = dataclasses.replace(base, count=count, out=base.out / f"n{count}")
+        # Namespaces of the previous size may still be terminating: never reuse their names.
+        ctx.run_id = f"{run_id}-n{count}"
+        ctx.opts.out.mkdir(parents=True, exist_ok=True)
+        ctx.say(f"size {count}: output in {ctx.opts.out}")
+        sys.stdout.write(f"== N = {count} ==\n\n")
+        code, size = await _measure(ctx)
+        sys.stdout.write("\n")
+        codes.append(code)
+        figures.append(size)
+    ctx.opts, ctx.run_id = base, run_id
+    text, checks = scale_summary(figures, base.out / "scale.json")
+    sys.stdout.write(f"== sizes {', '.join(map(str, sizes))} ==\n\n{text}")
+    ctx.say(f"wrote {base.out / 'scale.json'}")
+    return 1 if any(codes) or any(c.met is False for c in checks) else 0
+
+
+async def _measure(ctx: Context) -> tuple[int, SizeFigures]:
+    """Every run at ``ctx.opts.count``: the exit code and what the scale targets need."""
     from .ideal import run_ideal
-    from .report import plot, source_fingerprint, summary, write_json
-    from .runs import OperatorHandle, run_barekopf, run_operator, run_restart, run_steady
+    from .report import measured, plot, size_figures, source_fingerprint, summary, write_json
+    from .runs import (
+        OperatorHandle,
+        run_barekopf,
+        run_naive,
+        run_operator,
+        run_restart,
+        run_steady,
+    )
 
     runs: dict[str, RunResult] = {}
     restart: Phase | None = None
@@ -139,6 +201,7 @@ async def _measure(ctx: Context) -> int:
         await _drop_namespaces(ctx, wait=True)
         runs["ideal"] = await run_ideal(ctx)
         runs["barekopf"] = await run_barekopf(ctx)
+        runs["naive"] = await run_naive(ctx)
         runs["operator"], handle = await run_operator(ctx)
         restart, handle = await run_restart(ctx, handle)
         if not ctx.opts.skip_steady:
@@ -161,7 +224,8 @@ async def _measure(ctx: Context) -> int:
     if runs:
         plot(png_path, ctx.opts.count, runs)
     ctx.say(f"wrote {json_path} and {png_path}; logs in {ctx.opts.out}")
-    return 1 if failed or any(c.met is False for c in checks) else 0
+    code = 1 if failed or any(c.met is False for c in checks) else 0
+    return code, size_figures(measured(ctx.opts, runs, restart, steady), runs, restart)
 
 
 async def _drop_namespaces(ctx: Context, *, wait: bool) -> None:

@@ -57,7 +57,7 @@ class Context:
     load_at_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def namespace(self, role: str) -> str:
-        """The namespace of one role in this run (``ideal``, ``barekopf``, ``operator``)."""
+        """The namespace of one role in this run (``ideal``, ``barekopf``, ``naive``, ...)."""
         return f"bench-{role}-{self.run_id}"
 
     def say(self, message: str) -> None:
@@ -73,7 +73,7 @@ def stamp(message: str, started: float) -> None:
 
 @dataclass
 class RunResult:
-    """One measured run (ideal, bare kopf, or the operator creating N resources)."""
+    """One measured run (ideal, bare kopf, naive, or the operator creating N resources)."""
 
     name: str
     timeline: Timeline

@@ -1,4 +1,4 @@
-"""The bench's outputs: the stdout tables, the JSON file and the Ready-over-time plot.
+"""The bench's outputs: the stdout tables, the JSON files and the Ready-over-time plot.
 
 Used by ``bench.cli`` once every run is done. matplotlib is imported here, inside ``plot``,
 and only when the bench gets that far (Agg backend: no display needed).
@@ -16,7 +16,16 @@ from typing import Any
 
 from . import apimetrics
 from .context import Options, Phase, RunResult
-from .targets import Check, Measured, evaluate, render, render_checks
+from .targets import (
+    Check,
+    Measured,
+    SizeFigures,
+    evaluate,
+    evaluate_scale,
+    render,
+    render_checks,
+    rss_slopes,
+)
 
 
 def _writes_text(writes: apimetrics.WriteCounts) -> str:
@@ -65,6 +74,23 @@ def measured(
         restart_zstack_requests=restart.requests if restart else None,
         restart_k8s_writes=apimetrics.total(restart.k8s_writes) if restart else None,
         steady_requests=steady.extra["busiest_interval_requests"] if steady else None,
+        naive_seconds=runs["naive"].seconds if "naive" in runs else None,
+        operator_k8s_writes=apimetrics.total(op.k8s_writes) if op else None,
+    )
+
+
+def size_figures(m: Measured, runs: dict[str, RunResult], restart: Phase | None) -> SizeFigures:
+    """What the scale targets need from one size."""
+    naive = runs.get("naive")
+    return SizeFigures(
+        count=m.count,
+        ideal_seconds=m.ideal_seconds,
+        operator_seconds=m.operator_seconds,
+        operator_rss_kib=m.operator_rss_kib,
+        barekopf_rss_kib=m.barekopf_rss_kib,
+        naive_rss_kib=naive.peak_rss_kib if naive else None,
+        restart_cpu_seconds=restart.extra.get("operator_cpu_after_ready") if restart else None,
+        restart_zstack_requests=m.restart_zstack_requests,
     )
 
 
@@ -84,6 +110,22 @@ def runs_table(runs: dict[str, RunResult], restart: Phase | None, steady: Phase 
                 _writes_text(phase.k8s_writes), _mib(phase.peak_rss_kib),
             ])  # fmt: skip
     header = ["run", "all Ready / idle", "create", "ZStack requests", "K8s writes", "peak RSS"]
+    return render(rows, header)
+
+
+def writes_table(runs: dict[str, RunResult], count: int) -> str:
+    """Kubernetes writes per created object, in total and by verb and resource."""
+    keys = sorted(
+        {(resource, verb) for run in runs.values() for resource, verbs in run.k8s_writes.items()
+         for verb in verbs},
+        key=lambda rv: (apimetrics.WATCHED_RESOURCES.index(rv[0]), rv[1]),
+    )  # fmt: skip
+    rows = []
+    for run in runs.values():
+        cells = [run.k8s_writes.get(resource, {}).get(verb, 0) / count for resource, verb in keys]
+        total = apimetrics.total(run.k8s_writes) / count
+        rows.append([run.name, f"{total:.2f}", *(f"{c:.2f}" for c in cells)])
+    header = ["K8s writes per create", "total", *(f"{verb} {res}" for res, verb in keys)]
     return render(rows, header)
 
 
@@ -186,6 +228,35 @@ def summary(
 ) -> tuple[str, list[Check]]:
     """The text printed on stdout, and the judged targets."""
     checks = evaluate(measured(opts, runs, restart, steady))
-    tables = [runs_table(runs, restart, steady), cpu_table(runs, restart, steady)]
+    tables = [runs_table(runs, restart, steady), writes_table(runs, opts.count)]
+    tables.append(cpu_table(runs, restart, steady))
     text = "\n\n".join([*tables, render_checks(checks)])
     return text + "\n", checks
+
+
+def render_slopes(sizes: list[SizeFigures]) -> str:
+    """Peak RSS at each size and its growth per 1,000 objects (least squares)."""
+    sizes = sorted(sizes, key=lambda s: s.count)
+    slopes = rss_slopes(sizes)
+    rows = []
+    for name, kib in (
+        ("operator", [s.operator_rss_kib for s in sizes]),
+        ("barekopf", [s.barekopf_rss_kib for s in sizes]),
+        ("naive", [s.naive_rss_kib for s in sizes]),
+    ):
+        slope = slopes[name]
+        rows.append([name, *map(_mib, kib), "n/a" if slope is None else f"{slope:.1f}"])
+    header = ["peak RSS", *(f"N={s.count}" for s in sizes), "MiB per 1,000 objects"]
+    return render(rows, header)
+
+
+def scale_summary(sizes: list[SizeFigures], path: Path) -> tuple[str, list[Check]]:
+    """The slope table and the scale targets as text; both also go to ``path`` (JSON)."""
+    checks = evaluate_scale(sizes)
+    doc = {
+        "sizes": [dataclasses.asdict(s) for s in sizes],
+        "rss_slopes_mib_per_1000": rss_slopes(sorted(sizes, key=lambda s: s.count)),
+        "targets": [dataclasses.asdict(c) | {"verdict": c.verdict} for c in checks],
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return render_slopes(sizes) + "\n\n" + render_checks(checks) + "\n", checks
