@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -21,16 +20,15 @@ from pydantic import SecretStr
 from .inventory import InventoryCache
 from .kubeapi import KubeAPI, KubeError
 from .settings import Settings
-from .status import register_secret
+from .zstack import known_secrets
 from .zstack.batch import BatchReader
 from .zstack.client import ZStackClient
 from .zstack.credentials import AccessKeyCredentials, AccountCredentials, Credentials
+from .zstack.models import AddModelServiceParam, ModelServiceInventory, UpdateModelServiceParam
 from .zstack.transport import RequestObserver
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two re-reads of the credentials Secret while credentials are failing.
-RECHECK = 15.0
 #: The only connection this release knows; ``spec.connectionRef`` may name it or be omitted.
 DEFAULT_CONNECTION = "default"
 
@@ -41,13 +39,78 @@ class CredentialsError(Exception):
 
 @dataclass
 class Connection:
-    """One ZStack endpoint with its credentials, client, reader and cache."""
+    """One ZStack endpoint with its credentials, client, reader and cache.
+
+    It is reconcile's ``ServiceAPI``: the calls reconcile makes, with reads served by the
+    coalescing reader (fresh) or the bulk-refreshed cache (``max_age`` > 0).
+    """
 
     name: str
     client: ZStackClient
     reader: BatchReader
     cache: InventoryCache
     secret_version: str
+
+    async def add_model_service(
+        self,
+        param: AddModelServiceParam,
+        *,
+        system_tags: Sequence[str] | None,
+        user_tags: Sequence[str] | None,
+        job_uuid: str,
+        wait: float,
+    ) -> ModelServiceInventory:
+        """AddModelService (``ZStackClient.add_model_service``)."""
+        return await self.client.add_model_service(
+            param, system_tags=system_tags, user_tags=user_tags, job_uuid=job_uuid, wait=wait
+        )
+
+    async def update_model_service(
+        self, uuid: str, param: UpdateModelServiceParam, *, job_uuid: str, wait: float
+    ) -> ModelServiceInventory:
+        """UpdateModelService."""
+        return await self.client.update_model_service(uuid, param, job_uuid=job_uuid, wait=wait)
+
+    async def delete_model_service(self, uuid: str, *, job_uuid: str, wait: float) -> None:
+        """DeleteModelService."""
+        await self.client.delete_model_service(uuid, job_uuid=job_uuid, wait=wait)
+
+    async def bind_model(
+        self, model_uuid: str, service_uuid: str, *, job_uuid: str, wait: float
+    ) -> None:
+        """BindModelToService."""
+        await self.client.bind_model(model_uuid, service_uuid, job_uuid=job_uuid, wait=wait)
+
+    async def unbind_model(
+        self, model_uuid: str, service_uuid: str, *, job_uuid: str, wait: float
+    ) -> None:
+        """UnbindModelFromService."""
+        await self.client.unbind_model(model_uuid, service_uuid, job_uuid=job_uuid, wait=wait)
+
+    async def wait_job(
+        self,
+        job_uuid: str,
+        *,
+        api: str,
+        timeout: float,  # noqa: ASYNC109 - a deadline that raises JobTimeoutError, not a cancel
+    ) -> ModelServiceInventory | None:
+        """Resume a job by uuid (``ZStackClient.wait_job``)."""
+        return await self.client.wait_job(job_uuid, api=api, timeout=timeout)
+
+    async def read(self, uuid: str, *, max_age: float) -> ModelServiceInventory | None:
+        """The inventory of ``uuid``: from the cache when ``max_age`` allows, else fresh."""
+        if max_age > 0:
+            return await self.cache.get(uuid, max_age)
+        inventory = await self.reader.get(uuid)
+        self.cache.record(uuid, inventory)
+        return inventory
+
+    def remember(self, uuid: str, inventory: ModelServiceInventory | None) -> None:
+        """Record what a write returned, so the next cached read does not call it drift."""
+        if inventory is None:
+            self.cache.forget(uuid)
+        else:
+            self.cache.record(uuid, inventory)
 
 
 def _decode(data: dict[str, str], key: str) -> str | None:
@@ -62,10 +125,10 @@ def credentials_from_secret(secret: dict[str, object], where: str) -> Credential
     account, password = _decode(data, "accountName"), _decode(data, "password")
     key_id, key_secret = _decode(data, "accessKeyId"), _decode(data, "accessKeySecret")
     if account and password:
-        register_secret(password)
+        known_secrets.register(password)
         return AccountCredentials(account_name=account, password=SecretStr(password))
     if key_id and key_secret:
-        register_secret(key_secret)
+        known_secrets.register(key_secret)
         return AccessKeyCredentials(access_key_id=key_id, access_key_secret=SecretStr(key_secret))
     raise CredentialsError(
         f"Secret {where} must hold accountName and password, or accessKeyId and accessKeySecret"
@@ -89,7 +152,7 @@ class ConnectionPool:
         self._connections: dict[str, Connection] = {}
         self._lock = asyncio.Lock()
         self._version = ""
-        self._checked_at = -RECHECK
+        self._changes = 0
 
     async def get(self, name: str | None) -> Connection:
         """The connection for ``spec.connectionRef.name`` (None means the default)."""
@@ -143,29 +206,27 @@ class ConnectionPool:
             secret_version=version,
         )
 
-    async def credentials_version(self) -> str:
-        """The credentials Secret's resourceVersion ("" if unreadable), re-read every RECHECK s.
+    async def credential_changes(self) -> int:
+        """Re-read the credentials Secret; how many times it has changed since the start.
 
         A changed Secret drops the cached connection, so the next use logs in with the new
-        credentials.
+        credentials. The drift loop calls this every ``RECHECK`` seconds while resources wait
+        for a credentials fix, and re-checks them when the count moves.
         """
-        now = time.monotonic()
-        if now - self._checked_at < RECHECK:
-            return self._version
-        self._checked_at = now
         try:
             _, version = await self._read_secret()
         except CredentialsError:
             version = ""
         if version != self._version:
             self._version = version
+            self._changes += 1
             async with self._lock:
                 old = self._connections.pop(DEFAULT_CONNECTION, None)
             if old is not None and old.secret_version != version:
                 await old.client.aclose()
             elif old is not None:
                 self._connections[DEFAULT_CONNECTION] = old
-        return version
+        return self._changes
 
     async def aclose(self) -> None:
         """Log out of every connection."""

@@ -1,12 +1,13 @@
-"""The only module that imports kopf: handler registration, kopf settings, error mapping.
+"""The only module that imports kopf: handler registration, kopf settings, result mapping.
 
-Handlers unpack kopf's kwargs into a plain ``reconcile.Resource``, call ``reconcile`` or
-``finalize``, post the Events the outcome carries, and translate the outcome into kopf's retry
-semantics exactly once: transient -> ``TemporaryError`` with jittered exponential backoff;
-terminal -> return (the next spec change, or the slow drift re-check, tries again).
+Handlers unpack kopf's kwargs into a plain ``reconcile.Resource``, run ``reconcile`` or
+``finalize`` (one pass per object at a time), post the Events the outcome carries, and map the
+result to kopf exactly once: ``Requeue`` and ``Retry`` -> ``TemporaryError`` (the job's
+interval, or jittered exponential backoff), ``Done`` and ``Terminal`` -> return.
 
-Handlers are registered by ``register()`` at start-up rather than by decorators at import,
-because the drift timer's tick depends on the configured interval.
+kopf's diff base is ``status.handled`` (``HandledDiffBase``), not its annotation: no write
+of kopf's own follows a pass, and an object of any size can always be patched. Drift checks
+run from one loop over one schedule (``reconcile.drift``), not a kopf timer per object.
 """
 
 from __future__ import annotations
@@ -16,30 +17,43 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import kopf
 
 from .connections import ConnectionPool
 from .health import Health, serve
 from .kubeapi import KubeAPI, KubeError, load_kubeconfig
-from .metrics import DRIFT_REPAIRS, RECONCILES, ClientMetrics, ConditionCensus
-from .reconcile import Deps, Outcome, Resource, finalize, reconcile
-from .resources import (
-    ANNOTATION_DRIFT_INTERVAL,
-    FINALIZER,
-    GROUP,
-    PLURAL,
-    VERSION,
+from .metrics import (
+    DRIFT_REPAIRS,
+    OUT_OF_BAND_DELETIONS,
+    RECONCILES,
+    ClientMetrics,
+    ConditionCensus,
 )
+from .reconcile import (
+    Deps,
+    Outcome,
+    Requeue,
+    Resource,
+    Retry,
+    StatusWriteError,
+    Terminal,
+    finalize,
+    handled_key,
+    reconcile,
+    service_uuid,
+)
+from .reconcile.drift import DriftLoop, KeyedLock
+from .reconcile.schedule import DriftSchedule, Entry, interval_of
+from .resources import FINALIZER, GROUP, PLURAL, VERSION, EventReason, format_rfc3339
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 #: Backoff of transient failures: 1 s doubling to 5 min, full jitter above half.
 _BACKOFF_BASE, _BACKOFF_CAP = 1.0, 300.0
-#: Longest pause between two looks at a resource's drift schedule.
-_MAX_TICK = 30.0
 _RESOURCE = (GROUP, VERSION, PLURAL)
 
 
@@ -50,12 +64,14 @@ class Runtime:
     settings: Settings
     health: Health = field(default_factory=Health)
     census: ConditionCensus = field(default_factory=ConditionCensus)
+    schedule: DriftSchedule = field(default_factory=DriftSchedule)
+    locks: KeyedLock = field(default_factory=KeyedLock)
     kube: KubeAPI | None = None
     pool: ConnectionPool | None = None
     deps: Deps | None = None
+    drift: DriftLoop | None = None
     index: Any = None
-    due: dict[str, float] = field(default_factory=dict)
-    auth_seen: dict[str, str] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runner: Any = None
 
     def universe(self, connection: str) -> list[str]:
@@ -63,6 +79,28 @@ class Runtime:
         if self.index is None or connection not in self.index:
             return []
         return list(self.index[connection])
+
+
+class HandledDiffBase(kopf.DiffBaseStorage):
+    """kopf's diff base, read from ``status.handled`` (see ``reconcile.handled_key``).
+
+    A matching key means "handled, no change": the current essence is the base. A stale key
+    gives an empty base, so kopf sees a change (an update); no key means a new object. kopf
+    stores nothing: the pass's own status write carries the key.
+    """
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        """The base of kopf's diff, derived from the object itself."""
+        handled = (body.get("status") or {}).get("handled")
+        if not handled:
+            return None
+        meta = body.get("metadata", {})
+        if handled == handled_key(int(meta.get("generation", 0)), meta.get("annotations") or {}):
+            return self.build(body=body)
+        return cast(kopf.BodyEssence, {})
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        """Nothing to store: ``status.handled`` is written by the pass itself."""
 
 
 def backoff(retry: int) -> float:
@@ -81,30 +119,54 @@ def _resource(body: kopf.Body) -> Resource:
         spec=dict(body.get("spec", {})),
         status=dict(body.get("status", {})),
         annotations=dict(meta.get("annotations", {})),
+        created_at=meta.get("creationTimestamp"),
     )
 
 
-def _post(body: kopf.Body, outcome: Outcome) -> None:
-    for ev in outcome.events:
-        kopf.event(
-            body, type="Warning" if ev.warning else "Normal", reason=ev.reason, message=ev.message
-        )
+def _count(reason: str) -> None:
+    """Count the Events that report ZStack changed behind the operator's back."""
+    if reason == EventReason.DRIFT_REPAIRED:
+        DRIFT_REPAIRS.labels("manage").inc()
+    elif reason == EventReason.DRIFT_DETECTED:
+        DRIFT_REPAIRS.labels("observe").inc()
+    elif reason == EventReason.RECREATED:
+        OUT_OF_BAND_DELETIONS.inc()
 
 
-def _settle(body: kopf.Body, outcome: Outcome, retry: int, trigger: str, rt: Runtime) -> None:
+def _settle(
+    body: kopf.Body, res: Resource, outcome: Outcome, retry: int, trigger: str, rt: Runtime
+) -> None:
     """Post Events, update metrics, and raise what kopf needs to schedule the next pass."""
-    _post(body, outcome)
-    rt.census.set(
-        body.get("metadata", {}).get("uid", ""),
-        [(c.type, c.status, c.reason) for c in outcome.status.conditions],
-    )
-    if outcome.requeue_after is not None:
+    for ev in outcome.events:
+        kopf.event(body, type="Warning" if ev.warning else "Normal", reason=ev.reason,
+                   message=ev.message)  # fmt: skip
+        _count(ev.reason)
+    rt.census.set(res.uid, [(c.type, c.status, c.reason) for c in outcome.status.conditions])
+    result = outcome.result
+    who = f"{res.ref} (ZStack uuid {outcome.status.uuid or service_uuid(res)})"
+    if isinstance(result, Requeue):
         RECONCILES.labels(trigger, "requeue").inc()
-        raise kopf.TemporaryError("waiting for a ZStack job", delay=outcome.requeue_after)
-    if outcome.retry or not outcome.done:
+        raise kopf.TemporaryError(f"{who}: {result.reason}", delay=result.after)
+    if isinstance(result, Retry):
         RECONCILES.labels(trigger, "retry").inc()
-        raise kopf.TemporaryError("will retry after a transient failure", delay=backoff(retry))
-    RECONCILES.labels(trigger, "terminal" if outcome.terminal else "ok").inc()
+        raise kopf.TemporaryError(f"{who}: {result.reason}", delay=backoff(retry))
+    if isinstance(result, Terminal):
+        log.warning("%s: %s", who, result.reason)
+    RECONCILES.labels(trigger, "terminal" if isinstance(result, Terminal) else "ok").inc()
+
+
+def _track(rt: Runtime, res: Resource, outcome: Outcome) -> None:
+    """Keep the object in the drift schedule (its interval may have changed)."""
+    interval, refused = interval_of(res.annotations, rt.settings.drift_interval)
+    if refused:
+        log.warning("%s: %s", res.ref, refused)
+    waiting = bool(outcome.status.error and str(outcome.status.error.code or "").startswith("ID."))
+    if outcome.status.uuid is None and not waiting:
+        return  # nothing in ZStack to compare with yet
+    rt.schedule.track(res.uid, res.namespace, res.name, interval=interval,
+                      now=time.monotonic(), waiting_for_credentials=waiting)  # fmt: skip
+    if rt.drift is not None:
+        rt.drift.wake()
 
 
 def _deps(memo: kopf.Memo) -> tuple[Runtime, Deps]:
@@ -114,19 +176,26 @@ def _deps(memo: kopf.Memo) -> tuple[Runtime, Deps]:
 
 
 async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Configure kopf, connect to Kubernetes, start the health endpoint."""
+    """Configure kopf, connect to Kubernetes, start the drift loop and the health endpoint."""
     rt: Runtime = memo["runtime"]
     settings.persistence.finalizer = FINALIZER
-    # kopf's own annotations keep kopf's prefix: kopf hides every annotation under its storage
-    # prefix from change detection, and ai.zstack.io/paused must stay visible. Progress lives in
-    # annotations because the CRD's status schema (rightly) prunes kopf's status fields.
+    # Progress (retries) stays in kopf's annotations: the CRD's status schema prunes kopf's
+    # fields, and kopf hides its own prefix from change detection.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage()
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage()
-    settings.posting.level = logging.INFO
+    settings.persistence.diffbase_storage = HandledDiffBase()
+    # Events are the operator's own (kopf.event); kopf's log lines stay in the log.
+    settings.posting.loggers = False
     settings.scanning.disabled = True
     rt.kube = KubeAPI(load_kubeconfig())
     rt.pool = ConnectionPool(rt.settings, rt.kube, rt.universe, observer=ClientMetrics())
-    rt.deps = Deps(rt.pool, _status_writer(rt), job_wait=rt.settings.job_wait)
+    # Objects created before this process started may have had a create sent by an earlier
+    # one (killed before it wrote status): their first pass asks the job before sending it.
+    # The API server's clock, because creationTimestamp is on it; 1 s for its resolution.
+    now = await rt.kube.server_time()
+    started = format_rfc3339(now + timedelta(seconds=1)) if now else None
+    rt.deps = Deps(rt.pool, _status_writer(rt), job_wait=rt.settings.job_wait, started_at=started)
+    rt.drift = DriftLoop(rt.schedule, _drift_check(rt), rt.pool.credential_changes)
+    rt.tasks.append(asyncio.create_task(rt.drift.run(), name="drift-loop"))
     rt.health.api_check = rt.kube.version
     if rt.settings.health_address:
         rt.runner = await serve(rt.health, rt.settings.health_address)
@@ -134,8 +203,11 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
 
 
 async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:
-    """Log out of ZStack and close connections."""
+    """Stop the drift loop, log out of ZStack and close connections."""
     rt: Runtime = memo["runtime"]
+    for task in rt.tasks:
+        task.cancel()
+    await asyncio.gather(*rt.tasks, return_exceptions=True)
     if rt.pool is not None:
         await rt.pool.aclose()
     if rt.kube is not None:
@@ -150,9 +222,33 @@ def _status_writer(rt: Runtime) -> Any:
         try:
             await rt.kube.patch_status(GROUP, VERSION, PLURAL, res.namespace, res.name, patch)
         except KubeError as exc:
-            raise kopf.TemporaryError(f"status write failed: {exc}", delay=5) from exc
+            raise StatusWriteError(str(exc)) from exc
 
     return write
+
+
+def _drift_check(rt: Runtime) -> Any:
+    async def check(uid: str, entry: Entry) -> None:
+        assert rt.kube is not None
+        assert rt.deps is not None
+        raw = await rt.kube.get_object(*_RESOURCE, entry.namespace, entry.name)
+        meta = (raw or {}).get("metadata", {})
+        if raw is None or meta.get("uid") != uid or meta.get("deletionTimestamp"):
+            rt.schedule.forget(uid)
+            return
+        body = kopf.Body(cast(kopf.RawBody, raw))
+        res = _resource(body)
+        async with rt.locks.hold(uid):
+            outcome = await reconcile(res, rt.deps, max_age=entry.interval)
+        try:
+            _settle(body, res, outcome, 0, "drift", rt)
+        except kopf.TemporaryError as exc:  # a timer pass has no kopf retry: back off here
+            log.warning("drift check of %s; again in %.0f s", exc, exc.delay or 0)
+            rt.schedule.later(uid, time.monotonic(), exc.delay or backoff(1))
+            return
+        _track(rt, res, outcome)
+
+    return check
 
 
 async def uuid_index(*, status: kopf.Status, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
@@ -167,66 +263,30 @@ async def uuid_index(*, status: kopf.Status, spec: kopf.Spec, **_: Any) -> dict[
 async def on_reconcile(
     *, body: kopf.Body, memo: kopf.Memo, retry: int, reason: str, **kwargs: Any,
 ) -> None:  # fmt: skip
-    """On create, resume and update (spec, annotations such as paused or reconcile-requested-at)."""
+    """On create, resume and update (spec, or the paused / reconcile-requested-at annotations)."""
     rt, deps = _deps(memo)
     rt.index = kwargs["uuid_index"]
+    res = _resource(body)
     # After a restart every resource resumes at once; a cached bulk read serves them all.
     max_age = rt.settings.drift_interval if reason == "resume" else 0.0
-    outcome = await reconcile(_resource(body), deps, max_age=max_age, attempt=retry)
-    _settle(body, outcome, retry, reason, rt)
+    async with rt.locks.hold(res.uid):
+        outcome = await reconcile(res, deps, max_age=max_age, attempt=retry)
+    _track(rt, res, outcome)
+    _settle(body, res, outcome, retry, reason, rt)
 
 
 async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: Any) -> None:
     """Finalizer: delete the ZStack service (or orphan it) before the object goes."""
     rt, deps = _deps(memo)
     rt.index = kwargs["uuid_index"]
-    outcome = await finalize(_resource(body), deps, attempt=retry)
-    uid = body.get("metadata", {}).get("uid", "")
-    rt.due.pop(uid, None)
-    rt.auth_seen.pop(uid, None)
-    if outcome.done and not outcome.retry:
-        rt.census.forget(uid)
-        return
-    _settle(body, outcome, retry, "delete", rt)
-
-
-def _waiting_for_credentials(res: Resource) -> bool:
-    """True when ZStack refused the credentials (ID.*): only a Secret change can help."""
-    return str((res.status.get("error") or {}).get("code", "")).startswith("ID.")
-
-
-def _interval(rt: Runtime, annotations: dict[str, str]) -> float:
-    raw = annotations.get(ANNOTATION_DRIFT_INTERVAL)
-    try:
-        return max(1.0, float(raw)) if raw else rt.settings.drift_interval
-    except ValueError:
-        return rt.settings.drift_interval
-
-
-async def on_tick(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Drift check when due; also the slow re-check of rejected specs and credentials."""
-    rt, deps = _deps(memo)
-    rt.index = kwargs["uuid_index"]
     res = _resource(body)
-    if not res.status.get("uuid") or body.get("metadata", {}).get("deletionTimestamp"):
-        return
-    now, interval = time.monotonic(), _interval(rt, dict(res.annotations))
-    due = rt.due.setdefault(res.uid, now + random.uniform(0.1, 1.0) * interval)
-    if _waiting_for_credentials(res) and rt.pool is not None:
-        version = await rt.pool.credentials_version()
-        if rt.auth_seen.setdefault(res.uid, version) != version:
-            rt.auth_seen[res.uid] = version
-            due = now
-    if now < due:
-        return
-    rt.due[res.uid] = now + interval * random.uniform(0.9, 1.1)
-    outcome = await reconcile(res, deps, max_age=0.0 if due == now else interval)
-    if outcome.events:
-        DRIFT_REPAIRS.labels(str(res.spec.get("managementPolicy", "Manage")).lower()).inc()
-    try:
-        _settle(body, outcome, 0, "drift", rt)
-    except kopf.TemporaryError:
-        rt.due[res.uid] = now + backoff(1)  # timers do not retry: come back on the next tick
+    rt.schedule.forget(res.uid)
+    async with rt.locks.hold(res.uid):
+        outcome = await finalize(res, deps, attempt=retry)
+    if isinstance(outcome.result, Requeue | Retry):
+        _settle(body, res, outcome, retry, "delete", rt)
+    rt.census.forget(res.uid)
+    RECONCILES.labels("delete", "ok").inc()
 
 
 def on_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -235,8 +295,7 @@ def on_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 
 def register(settings: Settings, registry: kopf.OperatorRegistry) -> None:
-    """Register every handler with intervals taken from the settings."""
-    tick = min(_MAX_TICK, settings.drift_interval)
+    """Register every handler."""
     kopf.on.login(registry=registry)(on_login)
     kopf.on.startup(registry=registry)(on_startup)
     kopf.on.cleanup(registry=registry)(on_cleanup)
@@ -245,10 +304,6 @@ def register(settings: Settings, registry: kopf.OperatorRegistry) -> None:
         decorator(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.update(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.delete(*_RESOURCE, id="finalize", registry=registry)(on_delete)
-    # initial_delay: a new resource was just reconciled; its first drift look can wait a tick.
-    kopf.timer(*_RESOURCE, id="drift", interval=tick, initial_delay=tick, registry=registry)(
-        on_tick
-    )
 
 
 def run(settings: Settings) -> int:

@@ -1,21 +1,24 @@
 """The few Kubernetes API calls the operator makes itself, outside kopf's watch machinery.
 
-kopf owns watching, finalizers and handler scheduling. Two things must happen at a moment kopf
-does not control, so they go through this small httpx client instead: the status write that
-records the ZStack uuid and job *before* the create call (crash safety), and reading the
-credentials Secret (``get`` restricted by ``resourceNames`` in RBAC). The readiness probe asks
-the server's version here too. Configuration comes from
-the in-cluster service account or from a kubeconfig, the same sources kopf logs in with.
+kopf owns watching, finalizers and handler scheduling. Three things happen at moments kopf does
+not control, so they go through this small httpx client instead: the one status write of each
+reconcile pass, reading the credentials Secret (``get`` restricted by ``resourceNames`` in
+RBAC), and reading an object when its drift check comes due (one loop schedules them all, not
+one kopf timer per object). The readiness probe asks the server's version here too.
+Configuration comes from the in-cluster service account or from a kubeconfig, the same sources
+kopf logs in with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import email.utils
 import os
 import ssl
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +114,7 @@ def load_kubeconfig(path: str | None = None) -> KubeConfig:
 
 
 class KubeAPI:
-    """A tiny async Kubernetes client: read a Secret, merge-patch status, ask the version."""
+    """A tiny async Kubernetes client: read a Secret or an object, patch status, ask the version."""
 
     def __init__(self, config: KubeConfig) -> None:
         self._config = config
@@ -141,13 +144,17 @@ class KubeAPI:
         """Close the connection pool."""
         await self._http.aclose()
 
-    async def _request(
-        self, method: str, path: str, *, json: Any = None, content_type: str | None = None
-    ) -> dict[str, Any] | None:
+    def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         token = self._config.bearer()
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, content_type: str | None = None
+    ) -> dict[str, Any] | None:
+        headers = self._headers()
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -172,9 +179,26 @@ class KubeAPI:
         """The API server's version: the cheapest request, allowed to every authenticated user."""
         return await self._request("GET", "/version")
 
+    async def server_time(self) -> datetime | None:
+        """The API server's clock (its ``Date`` header), None if it cannot be read."""
+        try:
+            async with self._slots:
+                response = await self._http.get("/version", headers=self._headers())
+            return email.utils.parsedate_to_datetime(response.headers["Date"])
+        except (httpx.HTTPError, KeyError, TypeError, ValueError):
+            return None
+
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The Secret object (``data`` still base64), or None when it does not exist."""
         return await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+
+    async def get_object(
+        self, group: str, version: str, plural: str, namespace: str, name: str
+    ) -> dict[str, Any] | None:
+        """A namespaced custom object, or None when it does not exist."""
+        return await self._request(
+            "GET", f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}"
+        )
 
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, status: Any

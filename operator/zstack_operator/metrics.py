@@ -42,8 +42,14 @@ JOB_POLLS = Counter(
 )
 DRIFT_REPAIRS = Counter(
     "zstack_operator_drift_repairs_total",
-    "Drift checks that found ZStack different from the spec and acted (or reported).",
+    "Drift checks that found ZStack changed behind the operator's back: repaired (manage) "
+    "or reported (observe).",
     ["mode"],
+    registry=REGISTRY,
+)
+OUT_OF_BAND_DELETIONS = Counter(
+    "zstack_operator_out_of_band_deletions_total",
+    "Model services found deleted in ZStack outside Kubernetes (and created again).",
     registry=REGISTRY,
 )
 RESOURCES = Gauge(

@@ -13,35 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .resources import CreatedWith, ModelServiceSpec
+from .resources import CreatedWith, ModelServiceSpec, fields
 from .zstack.models import (
     AddModelServiceParam,
     ModelServiceInventory,
     UpdateModelServiceParam,
 )
 
-#: Immutable params ZStack reports in the inventory, compared against it.
-_IMMUTABLE_REPORTED = ("model_center_uuid", "install_path", "conda_version", "system")
-#: Create-only values ZStack does not report; compared against what we sent at creation.
-_CREATE_ONLY = ("zone_uuid", "tag_uuids", "system_tags", "user_tags")
-#: Mutable params compared one to one with the inventory field of the same name.
-_MUTABLE_DIRECT = (
-    "name",
-    "description",
-    "yaml",
-    "request_cpu",
-    "request_memory",
-    "gpu_compute_capability",
-    "start_command",
-    "python_version",
-    "type",
-    "framework",
-    "source",
-    "support_distributed",
-    "container_command",
-    "container_args",
-    "vendor_to_spec_uuids_map",
-)
+#: Mutable fields compared one to one with the inventory field of the same name.
+_MUTABLE_DIRECT = tuple(f for f in fields.MUTABLE if f != "architecture_images")
 
 
 @dataclass(frozen=True)
@@ -149,12 +129,12 @@ def immutable_changes(
     if spec.resource_uuid and spec.resource_uuid != uuid:
         out.append("resource_uuid")
     if inventory is not None:
-        for name in _IMMUTABLE_REPORTED:
+        for name in fields.IMMUTABLE_REPORTED:
             want, have = getattr(spec, name), getattr(inventory, name)
             if want is not None and have is not None and normalise(want) != normalise(have):
                 out.append(name)
     if created_with is not None:
-        for name in _CREATE_ONLY:
+        for name in fields.CREATE_ONLY:
             if normalise(getattr(spec, name)) != normalise(getattr(created_with, name)):
                 out.append(name)
     return out
@@ -197,10 +177,15 @@ def plan(
         return Report(missing=False, fields=tuple(diff)) if diff else Noop()
     if not changed and not bind and not unbind:
         return Noop()
-    update = None
-    if changed:
-        values = spec.model_dump(mode="json", include=set(changed))
-        if "name" in values:
-            values["name"] = desired_name(spec, default_name)
-        update = UpdateModelServiceParam.model_validate(values)
+    update = spec.to_update_param(changed, default_name=default_name) if changed else None
     return Change(update, tuple(changed), bind, unbind)
+
+
+def created_with(spec: ModelServiceSpec) -> CreatedWith:
+    """The create-only values a service is created with (``fields.CREATE_ONLY``)."""
+    return CreatedWith.model_validate({name: getattr(spec, name) for name in fields.CREATE_ONLY})
+
+
+def changed_fields(action: Change) -> tuple[str, ...]:
+    """Every field a change touches, bindings included (snake_case)."""
+    return action.fields + (("model_uuids",) if action.bind or action.unbind else ())

@@ -22,9 +22,10 @@ from .resources import (
     StatusError,
     SyncedReason,
 )
+from .zstack import known_secrets
 from .zstack.errors import ZStackAPIError, ZStackError
 from .zstack.models import ModelServiceInventory
-from .zstack.redact import MASK, scrub_patterns
+from .zstack.redact import scrub_patterns
 
 #: Longest message kept in a condition or Event; ZStack details can be whole stack traces.
 MAX_MESSAGE = 1024
@@ -32,17 +33,6 @@ MAX_MESSAGE = 1024
 TERMINAL_REASONS = frozenset(
     {SyncedReason.REJECTED, SyncedReason.INVALID_SPEC, SyncedReason.IMMUTABLE_FIELD_CHANGED}
 )
-
-
-#: Credentials the operator has loaded; masked in every message it writes (process-wide because
-#: a message may be built far from the connection that knows the secret).
-_SECRETS: set[str] = set()
-
-
-def register_secret(value: str) -> None:
-    """Mask ``value`` in every status message and Event from now on."""
-    if len(value) >= 4:
-        _SECRETS.add(value)
 
 
 def now_rfc3339(*, precise: bool = False) -> str:
@@ -56,10 +46,7 @@ def _rfc3339(value: datetime | None) -> str | None:
 
 def scrub(message: str) -> str:
     """A message safe for status and Events: known secrets redacted, length bounded."""
-    text = " ".join(message.split())
-    for secret in _SECRETS:
-        text = text.replace(secret, MASK)
-    text = scrub_patterns(text)
+    text = scrub_patterns(known_secrets.mask(" ".join(message.split())))
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 

@@ -146,7 +146,8 @@ def test_rejection_is_reported_bounded_and_recovers_after_a_fix(
     obj = wait_cond(kube, namespace, name, "Synced", "False", "Rejected")
     assert obj["status"]["error"]["code"] == "SYS.1003"
     assert unknown_center in obj["status"]["error"]["details"]
-    assert cond(obj, "Ready")["reason"] == "Creating"
+    # Ready says what is true: nothing was created (Creating is only for a create in flight).
+    assert cond(obj, "Ready")["reason"] == "NotCreated"
     calls = zstack.requests("AddModelService")
     assert calls == 1
     # No hot loop: a terminal error waits for a spec change (the slow re-check is minutes).

@@ -305,6 +305,8 @@ def test_status_schema(version: dict[str, Any]) -> None:
         "error",
         "pendingJob",
         "createdWith",
+        "failedJobs",
+        "handled",
     ]
     conditions = props["conditions"]
     assert conditions["x-kubernetes-list-type"] == "map"
@@ -339,7 +341,8 @@ def test_structural_schema_refuses_unions_it_cannot_express() -> None:
 
 # --- CEL immutability rules ----------------------------------------------------------------------
 
-IMMUTABLE = ["zoneUuid", "modelCenterUuid", "installPath", "system", "condaVersion", "resourceUuid"]
+# zoneUuid is create-only (ZStack does not report it): the operator, not CEL, compares it.
+IMMUTABLE = ["modelCenterUuid", "installPath", "system", "condaVersion", "resourceUuid"]
 
 
 def test_cel_rules_have_the_expected_shape(spec_schema: dict[str, Any]) -> None:

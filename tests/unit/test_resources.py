@@ -10,8 +10,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 from zstack_operator import resources as r
+from zstack_operator.resources import fields as ft
 from zstack_operator.zstack.models import (
-    IMMUTABLE_PARAMS,
     AddModelServiceParam,
     CpuArchitecture,
     ErrorCode,
@@ -73,7 +73,9 @@ def test_condition_vocabulary() -> None:
         "Deleting",
         "NotFound",
         "Unavailable",
+        "NotCreated",
     ]
+    assert [c.value for c in r.EventReason] == ["DriftRepaired", "DriftDetected", "Recreated"]
     assert [c.value for c in r.SyncedReason] == [
         "ReconcileSuccess",
         "ReconcileError",
@@ -95,7 +97,7 @@ def test_spec_has_every_param_field_with_the_same_type() -> None:
     spec_fields = r.ModelServiceSpec.model_fields
     hints = typing.get_type_hints(r.ModelServiceSpec)
     param_hints = typing.get_type_hints(AddModelServiceParam)
-    assert set(AddModelServiceParam.model_fields) == r.PARAM_FIELDS
+    assert set(AddModelServiceParam.model_fields) == set(ft.PARAM)
     for name, info in AddModelServiceParam.model_fields.items():
         assert name in spec_fields
         assert spec_fields[name].alias == info.alias
@@ -107,8 +109,8 @@ def test_spec_has_every_param_field_with_the_same_type() -> None:
             # get_type_hints drops Annotated[...] metadata (patterns, limits): bare types.
             assert hints[name] == param_hints[name]
         assert spec_fields[name].is_required() == (info.is_required() and name != "name")
-    extra = set(spec_fields) - r.PARAM_FIELDS
-    assert extra == r.TAG_FIELDS | r.OPERATOR_FIELDS
+    extra = set(spec_fields) - set(ft.PARAM)
+    assert extra == set(ft.REQUEST) | set(ft.having(ft.Role.OPERATOR))
 
 
 def test_required_fields() -> None:
@@ -133,7 +135,6 @@ def test_defaults_of_operator_fields() -> None:
 
 def test_immutable_fields_follow_zstack() -> None:
     assert r.immutable_fields() == [
-        "zoneUuid",
         "modelCenterUuid",
         "installPath",
         "system",
@@ -141,7 +142,7 @@ def test_immutable_fields_follow_zstack() -> None:
         "resourceUuid",
     ]
     snake = {r.ModelServiceSpec.model_fields[n].alias: n for n in r.ModelServiceSpec.model_fields}
-    assert {snake[f] for f in r.immutable_fields()} == IMMUTABLE_PARAMS
+    assert tuple(snake[f] for f in r.immutable_fields()) == ft.IMMUTABLE
 
 
 # --- samples ---------------------------------------------------------------------------------
@@ -244,7 +245,7 @@ def test_to_add_param_sends_empty_lists_the_user_wrote() -> None:
     assert spec.to_add_param(default_name="n", resource_uuid=UUID).wire()["modelUuids"] == []
 
 
-def test_param_fields() -> None:
+def test_values_of_the_param_fields() -> None:
     spec = r.ModelServiceSpec.model_validate(
         minimal_spec(
             type="App",
@@ -253,8 +254,9 @@ def test_param_fields() -> None:
             deletionPolicy="Orphan",
         )
     )
-    fields = spec.param_fields()
+    fields = spec.values(ft.PARAM, default_name="from-metadata")
     assert fields == {
+        "name": "from-metadata",
         "yaml": "services: []\n",
         "request_cpu": 1,
         "request_memory": 512,
@@ -266,7 +268,6 @@ def test_param_fields() -> None:
             {"cpu_architecture": CpuArchitecture.AARCH64, "docker_image": "img:1"}
         ],
     }
-    assert "name" not in fields
 
 
 # --- validation mirrors the CRD ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from zstack_operator.resources import (
     ReadyReason,
     SyncedReason,
 )
+from zstack_operator.zstack import known_secrets
 from zstack_operator.zstack.errors import ZStackAPIError
 from zstack_operator.zstack.models import ErrorCode
 
@@ -46,7 +47,7 @@ def test_merge_patch_is_none_when_nothing_changed_and_nulls_removed_keys() -> No
 
 
 def test_scrub_masks_registered_secrets_and_session_paths() -> None:
-    st.register_secret("hunter2-very-secret")
+    known_secrets.register("hunter2-very-secret")
     text = st.scrub("login failed for hunter2-very-secret at /accounts/sessions/abcdef123456")
     assert "hunter2" not in text
     assert "abcdef123456" not in text

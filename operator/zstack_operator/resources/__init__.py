@@ -8,6 +8,7 @@ only pydantic and ``zstack.models``, never kopf.
 Submodules: ``common`` (names, enums, base model), ``spec``, ``status``, ``modelservice``.
 """
 
+from zstack_operator.resources import fields
 from zstack_operator.resources.common import (
     ANNOTATION_DRIFT_INTERVAL,
     ANNOTATION_PAUSED,
@@ -25,6 +26,7 @@ from zstack_operator.resources.common import (
     ConditionType,
     CrdModel,
     DeletionPolicy,
+    EventReason,
     JobAction,
     ManagementPolicy,
     ReadyReason,
@@ -35,9 +37,6 @@ from zstack_operator.resources.common import (
 )
 from zstack_operator.resources.modelservice import ModelService
 from zstack_operator.resources.spec import (
-    OPERATOR_FIELDS,
-    PARAM_FIELDS,
-    TAG_FIELDS,
     ArchitectureImageSpec,
     ConnectionRef,
     ModelServiceSpec,
@@ -62,12 +61,9 @@ __all__ = [
     "FINALIZER",
     "GROUP",
     "KIND",
-    "OPERATOR_FIELDS",
-    "PARAM_FIELDS",
     "PLURAL",
     "SHORT_NAMES",
     "SINGULAR",
-    "TAG_FIELDS",
     "VERSION",
     "ArchitectureImageSpec",
     "Condition",
@@ -78,6 +74,7 @@ __all__ = [
     "CreatedWith",
     "DeletionPolicy",
     "ErrorCause",
+    "EventReason",
     "JobAction",
     "ManagementPolicy",
     "ModelService",
@@ -89,6 +86,7 @@ __all__ = [
     "StatusError",
     "SyncedReason",
     "Uuid32",
+    "fields",
     "format_rfc3339",
     "immutability_rules",
     "immutable_fields",

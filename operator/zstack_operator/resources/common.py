@@ -89,6 +89,8 @@ class ReadyReason(StrEnum):
     DELETING = "Deleting"
     NOT_FOUND = "NotFound"
     UNAVAILABLE = "Unavailable"
+    #: No service was created: the spec is invalid or refused, or creation is paused.
+    NOT_CREATED = "NotCreated"
 
 
 class SyncedReason(StrEnum):
@@ -101,6 +103,17 @@ class SyncedReason(StrEnum):
     IMMUTABLE_FIELD_CHANGED = "ImmutableFieldChanged"
     PAUSED = "Paused"
     OBSERVING = "Observing"
+
+
+class EventReason(StrEnum):
+    """Reasons of Events that are not condition transitions (those carry the condition's)."""
+
+    #: ZStack differed from a spec that was already applied, and the operator changed it back.
+    DRIFT_REPAIRED = "DriftRepaired"
+    #: Observe mode: ZStack differs from the spec (posted when the differing fields change).
+    DRIFT_DETECTED = "DriftDetected"
+    #: The service was deleted in ZStack outside Kubernetes and created again.
+    RECREATED = "Recreated"
 
 
 def _check_rfc3339(value: str) -> str:

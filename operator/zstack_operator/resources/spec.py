@@ -4,7 +4,9 @@ Owned here: every field of ZStack's AddModelService ``param`` object (same snake
 types as ``zstack.models.AddModelServiceParam``, camelCase on the wire and in the CRD), the
 request-level tags, and the operator's own fields. Field descriptions, limits and patterns
 here ARE the CRD schema: ``crdgen`` renders them, so edit them here, never in ``crds/``.
-Used by ``plan``/``reconcile`` (through ``to_add_param`` and ``param_fields``) and ``crdgen``.
+Field roles (mutable, immutable, create-only, ...) live in ``fields``; the descriptions' role
+sentences and the CEL rules are derived from it. Used by ``plan`` (through ``to_add_param`` and
+``to_update_param``, the one value builder for both calls) and ``crdgen``.
 
 Sources of the limits: the seed API page (required flags), ZSTACK-API.md sections 3, 5 and 6
 (enums, uuid shapes, database column widths).
@@ -12,24 +14,21 @@ Sources of the limits: the seed API page (required flags), ZSTACK-API.md section
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
+from pydantic.alias_generators import to_camel
 
+from zstack_operator.resources import fields
 from zstack_operator.resources.common import CrdModel, DeletionPolicy, ManagementPolicy, Uuid32
 from zstack_operator.zstack.models import (
-    IMMUTABLE_PARAMS,
     ZSTACK_UUID_PATTERN,
     AddModelServiceParam,
     ArchitectureImage,
     CpuArchitecture,
     ServiceType,
-)
-
-_IMMUTABLE = "Immutable once set: ZStack cannot change it in place."
-_CREATE_ONLY = (
-    "Used only when the model service is created; ZStack does not report it back, so the "
-    "operator records the value it created with and reports a later change instead of applying it."
+    UpdateModelServiceParam,
 )
 
 
@@ -63,7 +62,13 @@ class ArchitectureImageSpec(ArchitectureImage):
     )
 
 
-def _add_immutability_rules(schema: dict[str, Any]) -> None:
+def _from_field_table(schema: dict[str, Any]) -> None:
+    """End each description with its role's sentence and add the CEL rules (``fields``)."""
+    for name in fields.FIELDS:
+        prop = schema["properties"].get(to_camel(name))
+        note = fields.role_note(name)
+        if prop is not None and note:
+            prop["description"] = f"{prop['description']} {note}"
     schema["x-kubernetes-validations"] = immutability_rules()
 
 
@@ -74,7 +79,7 @@ class ModelServiceSpec(CrdModel):
     spec this model accepts is one the CRD accepts.
     """
 
-    model_config = ConfigDict(json_schema_extra=_add_immutability_rules)
+    model_config = ConfigDict(json_schema_extra=_from_field_table)
 
     name: str | None = Field(
         default=None,
@@ -101,10 +106,10 @@ class ModelServiceSpec(CrdModel):
         json_schema_extra={"format": "int64"},
     )
     zone_uuid: Uuid32 | None = Field(
-        default=None, description=f"UUID of the zone the service belongs to. {_IMMUTABLE}"
+        default=None, description="UUID of the zone the service belongs to."
     )
     model_center_uuid: Uuid32 = Field(
-        description=f"UUID of the model center that hosts the service. {_IMMUTABLE}"
+        description="UUID of the model center that hosts the service."
     )
     gpu_compute_capability: str | None = Field(
         default=None,
@@ -113,11 +118,11 @@ class ModelServiceSpec(CrdModel):
     )
     install_path: str = Field(
         max_length=512,
-        description=f"Installation path of the service in the model center. {_IMMUTABLE}",
+        description="Installation path of the service in the model center.",
     )
     system: StrictBool | None = Field(
         default=None,
-        description=f"Whether this is a system (built-in) model service. {_IMMUTABLE}",
+        description="Whether this is a system (built-in) model service.",
     )
     start_command: str = Field(max_length=1024, description="Command that starts the service.")
     python_version: str | None = Field(
@@ -126,7 +131,7 @@ class ModelServiceSpec(CrdModel):
     conda_version: str | None = Field(
         default=None,
         max_length=32,
-        description=f"Conda version the service's environment uses. {_IMMUTABLE}",
+        description="Conda version the service's environment uses.",
     )
     type: ServiceType | None = Field(
         default=None,
@@ -146,11 +151,10 @@ class ModelServiceSpec(CrdModel):
         max_length=32,
         description="UUID to give the model service in ZStack (32 lowercase hex characters, "
         "version nibble 1-5, variant 8, 9, a or b). Defaults to metadata.uid without dashes. "
-        "With managementPolicy Observe it names the existing service to observe. "
-        f"{_IMMUTABLE}",
+        "With managementPolicy Observe it names the existing service to observe.",
     )
     tag_uuids: list[Uuid32] | None = Field(
-        default=None, description=f"UUIDs of ZStack tags to attach. {_CREATE_ONLY}"
+        default=None, description="UUIDs of ZStack tags to attach."
     )
     source: str | None = Field(
         default=None,
@@ -182,10 +186,10 @@ class ModelServiceSpec(CrdModel):
         "specifications the service can use.",
     )
     system_tags: list[str] | None = Field(
-        default=None, description=f"ZStack system tags of the request. {_CREATE_ONLY}"
+        default=None, description="ZStack system tags of the request."
     )
     user_tags: list[str] | None = Field(
-        default=None, description=f"ZStack user tags of the request. {_CREATE_ONLY}"
+        default=None, description="ZStack user tags of the request."
     )
     connection_ref: ConnectionRef | None = Field(
         default=None,
@@ -202,42 +206,36 @@ class ModelServiceSpec(CrdModel):
         "it (named by resourceUuid) and reports it in status.",
     )
 
-    def param_fields(self) -> dict[str, Any]:
-        """Return the ZStack ``param`` fields the user set, by snake_case name.
+    def values(self, names: Iterable[str], *, default_name: str) -> dict[str, Any]:
+        """The named fields the user set, by snake_case name (``name`` defaults to metadata's).
 
-        Operator fields and request-level tags are left out, and so is ``name`` when unset (the
-        caller supplies metadata.name, as ``to_add_param`` does). Values are Python objects:
-        enums stay enums, architecture images become snake_case dicts.
+        The one source of ZStack parameters for both AddModelService and UpdateModelService.
+        Values are Python objects: enums stay enums, architecture images become dicts.
         """
-        return self.model_dump(
-            mode="python", by_alias=False, exclude_none=True, include=set(PARAM_FIELDS)
-        )
+        wanted = set(names)
+        out = self.model_dump(mode="python", by_alias=False, exclude_none=True, include=wanted)
+        if "name" in wanted:
+            out["name"] = self.name or default_name
+        return out
 
     def to_add_param(self, *, default_name: str, resource_uuid: str) -> AddModelServiceParam:
-        """Build the AddModelService ``param``: the fields the user set, a name, and a uuid."""
-        fields = self.param_fields()
-        fields.setdefault("name", default_name)
-        fields["resource_uuid"] = resource_uuid
-        return AddModelServiceParam.model_validate(fields)
+        """The AddModelService ``param``: every param field the user set, a name and the uuid."""
+        values = self.values(fields.PARAM, default_name=default_name)
+        values["resource_uuid"] = resource_uuid
+        return AddModelServiceParam.model_validate(values)
 
-
-#: Spec fields that are AddModelService ``param`` fields (snake_case).
-PARAM_FIELDS: frozenset[str] = frozenset(AddModelServiceParam.model_fields)
-#: Spec fields sent beside ``param`` in the AddModelService request.
-TAG_FIELDS: frozenset[str] = frozenset({"system_tags", "user_tags"})
-#: Spec fields only the operator reads.
-OPERATOR_FIELDS: frozenset[str] = frozenset(
-    {"connection_ref", "deletion_policy", "management_policy"}
-)
+    def to_update_param(
+        self, changed: Iterable[str], *, default_name: str
+    ) -> UpdateModelServiceParam:
+        """The UpdateModelService object for the fields that drifted."""
+        return UpdateModelServiceParam.model_validate(
+            self.values(changed, default_name=default_name)
+        )
 
 
 def immutable_fields() -> list[str]:
-    """Return the camelCase names of the spec fields ZStack cannot change, in spec order."""
-    return [
-        (info.alias or name)
-        for name, info in ModelServiceSpec.model_fields.items()
-        if name in IMMUTABLE_PARAMS
-    ]
+    """The camelCase names of the spec fields ZStack cannot change, in spec order."""
+    return [to_camel(name) for name in fields.IMMUTABLE]
 
 
 def immutability_rules() -> list[dict[str, str]]:

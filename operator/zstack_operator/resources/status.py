@@ -33,8 +33,8 @@ class Condition(_StatusModel):
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(
         description="One CamelCase word saying why (Ready: Available, Creating, Updating, "
-        "Deleting, NotFound, Unavailable; Synced: ReconcileSuccess, ReconcileError, Rejected, "
-        "InvalidSpec, ImmutableFieldChanged, Paused, Observing)."
+        "Deleting, NotFound, NotCreated, Unavailable; Synced: ReconcileSuccess, ReconcileError, "
+        "Rejected, InvalidSpec, ImmutableFieldChanged, Paused, Observing)."
     )
     message: str = Field(default="", description="Human-readable detail of the condition.")
     last_transition_time: Rfc3339 = Field(description="When the status last changed (RFC 3339).")
@@ -157,4 +157,17 @@ class ModelServiceStatus(_StatusModel):
     created_with: CreatedWith | None = Field(
         default=None,
         description="Create-only values the service was created with, to detect later changes.",
+    )
+    failed_jobs: int | None = Field(
+        default=None,
+        ge=0,
+        description="ZStack jobs of this object whose failure was final. Part of every job uuid "
+        "the operator derives, so a retry after a failure is a new job, not a replay.",
+        json_schema_extra={"format": "int64"},
+    )
+    handled: str | None = Field(
+        default=None,
+        max_length=64,
+        description="metadata.generation and a digest of the operator's annotations when the "
+        "operator last finished handling a change (its diff base: docs/writes.md).",
     )

@@ -109,14 +109,6 @@ class ArchitectureImage(_Wire):
     docker_image: str | None = None
 
 
-#: Params ZStack refuses to change after creation (ZSTACK-API.md 3.3).
-IMMUTABLE_PARAMS: frozenset[str] = frozenset(
-    {"model_center_uuid", "install_path", "conda_version", "system", "zone_uuid", "resource_uuid"}
-)
-#: Params only read at creation and not reported back in the inventory.
-CREATE_ONLY_PARAMS: frozenset[str] = frozenset({"tag_uuids"})
-
-
 class AddModelServiceParam(_Wire):
     """The ``param`` object of AddModelService (the seed page's field list, newest release)."""
 
@@ -165,10 +157,6 @@ class UpdateModelServiceParam(_Wire):
     container_command: str | None = None
     container_args: str | None = None
     vendor_to_spec_uuids_map: dict[str, list[str]] | None = None
-
-
-#: Params UpdateModelService accepts (snake_case names).
-MUTABLE_PARAMS: frozenset[str] = frozenset(UpdateModelServiceParam.model_fields)
 
 
 class _Inventory(_Wire):

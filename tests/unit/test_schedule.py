@@ -1,0 +1,182 @@
+"""The drift schedule (pure, fake clock), the loop that runs it, and the per-object lock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from zstack_operator.reconcile.drift import RECHECK, DriftLoop, KeyedLock
+from zstack_operator.reconcile.schedule import MIN_INTERVAL, DriftSchedule, Entry, interval_of
+
+
+def lowest(a: float, b: float) -> float:
+    return a
+
+
+def highest(a: float, b: float) -> float:
+    return b
+
+
+def test_a_first_check_is_spread_over_the_first_interval() -> None:
+    """3,000 objects after a restart must not all come due at once."""
+    for uniform, due in ((lowest, 10.0), (highest, 100.0)):
+        s = DriftSchedule(uniform=uniform)
+        s.track("a", "ns", "a", interval=100.0, now=0.0)
+        assert s.next_due() == due
+
+
+def test_after_a_check_the_next_is_one_jittered_interval_on() -> None:
+    s = DriftSchedule(uniform=lowest)
+    s.track("a", "ns", "a", interval=100.0, now=0.0)
+    assert s.pop_due(9.9) == []
+    assert s.pop_due(10.0) == ["a"]
+    assert s.next_due() == pytest.approx(10.0 + 90.0)
+    assert s.pop_due(50.0) == []
+
+
+@pytest.mark.parametrize("interval", [1.0, 5.0, 29.0])
+def test_short_intervals_are_honoured(interval: float) -> None:
+    """There is no tick: a 5 s interval gives a check every 5 s (it was 30-60 s)."""
+    s = DriftSchedule(uniform=highest)
+    s.track("a", "ns", "a", interval=interval, now=0.0)
+    checks, now = 0, 0.0
+    while now < 10 * interval:
+        now += 0.25
+        checks += len(s.pop_due(now))
+    assert checks >= 8
+
+
+def test_a_shorter_interval_moves_the_next_check_earlier() -> None:
+    s = DriftSchedule(uniform=highest)
+    s.track("a", "ns", "a", interval=600.0, now=0.0)
+    s.track("a", "ns", "a", interval=5.0, now=1.0)
+    assert s.next_due() == pytest.approx(1.0 + 5.5)
+    assert s.pop_due(6.5) == ["a"]
+    assert s.pop_due(600.0) == ["a"]  # the stale 600 s slot is dropped, not run twice
+
+
+def test_a_forgotten_object_never_comes_due() -> None:
+    s = DriftSchedule(uniform=lowest)
+    s.track("a", "ns", "a", interval=10.0, now=0.0)
+    s.forget("a")
+    assert s.pop_due(1000.0) == []
+    assert len(s) == 0
+
+
+def test_later_backs_a_check_off() -> None:
+    s = DriftSchedule(uniform=lowest)
+    s.track("a", "ns", "a", interval=100.0, now=0.0)
+    s.pop_due(10.0)
+    s.later("a", 10.0, 3.0)
+    assert s.pop_due(13.0) == ["a"]
+
+
+def test_a_credentials_change_wakes_only_those_waiting_for_it() -> None:
+    s = DriftSchedule(uniform=highest)
+    s.track("a", "ns", "a", interval=600.0, now=0.0, waiting_for_credentials=True)
+    s.track("b", "ns", "b", interval=600.0, now=0.0)
+    assert s.waiting_for_credentials()
+    assert s.credentials_changed(5.0) == 1
+    assert s.pop_due(5.0) == ["a"]
+    s.track("a", "ns", "a", interval=600.0, now=6.0)  # the check fixed it
+    assert not s.waiting_for_credentials()
+
+
+@pytest.mark.parametrize(
+    ("raw", "interval", "refused"),
+    [
+        (None, 600.0, False),
+        ("", 600.0, False),
+        ("5", 5.0, False),
+        ("0.5", 600.0, True),
+        ("nan", 600.0, True),
+        ("soon", 600.0, True),
+    ],
+)
+def test_the_interval_annotation(raw: str | None, interval: float, refused: bool) -> None:
+    """Any value >= 1 s is honoured; others get the default and a message saying why."""
+    annotations = {} if raw is None else {"ai.zstack.io/drift-interval": raw}
+    got, message = interval_of(annotations, 600.0)
+    assert got == interval
+    assert (message is not None) == refused
+    if message:
+        assert f">= {MIN_INTERVAL:g}" in message
+        assert "600 s" in message
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_loop_runs_due_checks_and_rechecks_credentials_sparingly() -> None:
+    clock = Clock()
+    s = DriftSchedule(uniform=lowest)
+    seen: list[str] = []
+    changes = {"n": 0, "asked": 0}
+
+    async def check(uid: str, entry: Entry) -> None:
+        seen.append(f"{entry.namespace}/{entry.name}")
+
+    async def credential_changes() -> int:
+        changes["asked"] += 1
+        return changes["n"]
+
+    loop = DriftLoop(s, check, credential_changes, clock=clock)
+    s.track("a", "ns", "a", interval=10.0, now=0.0)
+    s.track("b", "ns", "b", interval=100.0, now=0.0, waiting_for_credentials=True)
+    assert await loop.step() == pytest.approx(1.0)
+    clock.now = 1.0
+    await loop.step()
+    await loop.drain()
+    assert seen == ["ns/a"]
+    assert changes["asked"] == 1  # first step: b waits for credentials
+    clock.now = 2.0
+    await loop.step()
+    assert changes["asked"] == 1  # not again before RECHECK seconds
+    changes["n"] = 1
+    clock.now = 1.0 + RECHECK
+    await loop.step()
+    await loop.drain()
+    assert changes["asked"] == 2
+    assert "ns/b" in seen  # woken by the Secret change, long before its interval
+
+
+async def test_a_failing_check_is_logged_and_backed_off(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    s = DriftSchedule(uniform=lowest)
+
+    async def check(uid: str, entry: Entry) -> None:
+        raise RuntimeError("API server gone")
+
+    async def no_changes() -> int:
+        return 0
+
+    loop = DriftLoop(s, check, no_changes, clock=clock)
+    s.track("a", "ns", "a", interval=10.0, now=0.0)
+    clock.now = 1.0
+    await loop.step()
+    await loop.drain()
+    assert "drift check of ns/a failed" in caplog.text
+    entry = s.get("a")
+    assert entry is not None
+    assert entry.due == pytest.approx(1.0 + RECHECK)
+    assert s.pop_due(10.0) == []  # the slot the check had taken is stale now
+
+
+async def test_one_pass_per_object_at_a_time() -> None:
+    locks = KeyedLock()
+    order: list[str] = []
+
+    async def work(tag: str) -> None:
+        async with locks.hold("uid"):
+            order.append(f"{tag}+")
+            await asyncio.sleep(0.01)
+            order.append(f"{tag}-")
+
+    await asyncio.gather(work("a"), work("b"))
+    assert order in (["a+", "a-", "b+", "b-"], ["b+", "b-", "a+", "a-"])
+    assert len(locks) == 0  # nothing kept once nobody holds or waits
