@@ -1,7 +1,9 @@
 """Keep secrets out of exception text and logs (DESIGN.md section 4, STYLE.md habit 12).
 
 Owned here: ``Redactor``, the per-client set of strings that must never be shown (password,
-its SHA-512, the AccessKey secret, every session id the client has held), and
+its SHA-512, the AccessKey secret, every session id the client has held);
+``scrub_patterns``, which masks ZStack's ``Authorization`` values and session paths even when
+the value is unknown, and nothing else (ordinary words stay readable); and
 ``install_httpx_log_filter``, which scrubs httpx's own request log lines. Used by
 ``zstack.transport`` (response bodies are scrubbed before anything is built from them) and by
 ``zstack.auth`` (which registers new session ids).
@@ -24,7 +26,24 @@ _REMEMBERED_SESSIONS = 16
 #: protecting nothing a guesser would not find at once.
 _MIN_SECRET_LENGTH = 4
 _SESSION_PATH = re.compile(r"(/accounts/sessions/)[^/\s?\"']+")
-_AUTH_HEADER = re.compile(r"((?:OAuth|ZStack)\s+)[^\s\"',]+")
+# ZStack's two Authorization forms (ZSTACK-API.md 1.2, 1.4). Each pattern keeps the scheme word
+# and masks only the credential, and each needs the credential's shape or the header name: the
+# bare word "ZStack" starts half the messages users read ("ZStack matches the spec").
+#: After the header name, whatever follows the scheme is the credential, however it looks
+#: (a header dict's repr, a request dump): the server accepts any string there.
+_AUTH_HEADER = re.compile(
+    r"""(authorization["']?\s*[:=]\s*["']?(?:oauth|zstack)\s+)[^\s"',}]+""", re.IGNORECASE
+)
+#: A bare session header value: a ZStack uuid is 32 hex digits (dashes tolerated).
+_OAUTH_VALUE = re.compile(
+    r"(\bOAuth\s+)(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})\b"
+)
+#: A bare AccessKey header value, ``<AccessKeyId>:<signature>``: no space around the colon
+#: (unlike "ZStack QueryModelService: timed out") and a whole base64 HMAC-SHA1 (28 characters)
+#: after it, so an endpoint ("ZStack localhost:8080", "ZStack http://host/zstack") is no match.
+_ACCESS_KEY_VALUE = re.compile(
+    r"(\bZStack\s+)[A-Za-z0-9_-]+:(?!//)[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_.:-])"
+)
 
 
 class Redactor:
@@ -52,8 +71,9 @@ class Redactor:
 
 def scrub_patterns(text: str) -> str:
     """Mask what looks like a session path or an ``Authorization`` value, known or not."""
-    text = _SESSION_PATH.sub(rf"\g<1>{MASK}", text)
-    return _AUTH_HEADER.sub(rf"\g<1>{MASK}", text)
+    for pattern in (_SESSION_PATH, _AUTH_HEADER, _OAUTH_VALUE, _ACCESS_KEY_VALUE):
+        text = pattern.sub(rf"\g<1>{MASK}", text)
+    return text
 
 
 class _ScrubFilter(logging.Filter):
