@@ -3,7 +3,8 @@
 # not rebuild them); stage two installs them on a slim Python and runs as an unprivileged
 # numeric user, which Kubernetes can verify against runAsNonRoot without reading /etc/passwd.
 #   docker build -t zstack-operator:0.1.0 .
-# The same image serves the ZStack simulator: `zstack-operator sim` (see docs/install.md).
+# The image holds the operator only; the simulator, bench and dev cluster run from a source
+# install (see docs/install.md).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -16,7 +17,15 @@ RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml
  && pip wheel --wheel-dir /wheels --constraint constraints.txt --requirement requirements.txt
 COPY README.md ./
 COPY operator ./operator
-RUN pip wheel --no-deps --wheel-dir /wheels .
+# The tooling (simulator, bench, dev cluster, demo) is dead weight and attack surface in a
+# running operator: `run` never imports it (tests/unit/test_cli_imports.py), and in this image
+# `zstack-operator sim` and the like say in one line that they are not installed. It is removed
+# from the source before the wheel is built, so the wheel's RECORD lists exactly what the image
+# holds and every build drops the same files; rm without -f fails the build if one was renamed.
+RUN rm -r operator/zstack_operator/sim operator/zstack_operator/bench \
+          operator/zstack_operator/devcluster \
+          operator/zstack_operator/demo.py operator/zstack_operator/bench_client.py \
+ && pip wheel --no-deps --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="zstack-operator" \
