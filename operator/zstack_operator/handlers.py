@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
@@ -23,6 +24,7 @@ from typing import Any, cast
 import kopf
 
 from .connections import ConnectionPool
+from .events import EventPoster
 from .health import Health, serve
 from .kubeapi import KubeAPI, KubeError, load_kubeconfig
 from .metrics import (
@@ -70,6 +72,7 @@ class Runtime:
     pool: ConnectionPool | None = None
     deps: Deps | None = None
     drift: DriftLoop | None = None
+    events: EventPoster | None = None
     index: Any = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runner: Any = None
@@ -109,7 +112,7 @@ def backoff(retry: int) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
-def _resource(body: kopf.Body) -> Resource:
+def _resource(body: Mapping[str, Any]) -> Resource:
     meta = body.get("metadata", {})
     return Resource(
         namespace=meta.get("namespace", ""),
@@ -129,17 +132,18 @@ def _count(reason: str) -> None:
         DRIFT_REPAIRS.labels("manage").inc()
     elif reason == EventReason.DRIFT_DETECTED:
         DRIFT_REPAIRS.labels("observe").inc()
-    elif reason == EventReason.RECREATED:
+    elif reason == EventReason.RECREATED:  # a repair too: of a service that vanished
+        DRIFT_REPAIRS.labels("manage").inc()
         OUT_OF_BAND_DELETIONS.inc()
 
 
 def _settle(
-    body: kopf.Body, res: Resource, outcome: Outcome, retry: int, trigger: str, rt: Runtime
+    res: Resource, outcome: Outcome, retry: int, trigger: str, rt: Runtime
 ) -> None:
     """Post Events, update metrics, and raise what kopf needs to schedule the next pass."""
+    if outcome.events and rt.events is not None:
+        rt.events.post(res.namespace, res.name, res.uid, outcome.events)
     for ev in outcome.events:
-        kopf.event(body, type="Warning" if ev.warning else "Normal", reason=ev.reason,
-                   message=ev.message)  # fmt: skip
         _count(ev.reason)
     rt.census.set(res.uid, [(c.type, c.status, c.reason) for c in outcome.status.conditions])
     result = outcome.result
@@ -183,8 +187,8 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     # fields, and kopf hides its own prefix from change detection.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage()
     settings.persistence.diffbase_storage = HandledDiffBase()
-    # Events are the operator's own (kopf.event); kopf's log lines stay in the log.
-    settings.posting.loggers = False
+    # Events are the operator's own (``events``); kopf's log lines stay in the log.
+    settings.posting.enabled = False
     settings.scanning.disabled = True
     rt.kube = KubeAPI(load_kubeconfig())
     rt.pool = ConnectionPool(rt.settings, rt.kube, rt.universe, observer=ClientMetrics())
@@ -194,6 +198,7 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     now = await rt.kube.server_time()
     started = format_rfc3339(now + timedelta(seconds=1)) if now else None
     rt.deps = Deps(rt.pool, _status_writer(rt), job_wait=rt.settings.job_wait, started_at=started)
+    rt.events = EventPoster(rt.kube.create_event)
     rt.drift = DriftLoop(rt.schedule, _drift_check(rt), rt.pool.credential_changes)
     rt.tasks.append(asyncio.create_task(rt.drift.run(), name="drift-loop"))
     rt.health.api_check = rt.kube.version
@@ -208,6 +213,8 @@ async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:
     for task in rt.tasks:
         task.cancel()
     await asyncio.gather(*rt.tasks, return_exceptions=True)
+    if rt.events is not None:
+        await rt.events.drain()
     if rt.pool is not None:
         await rt.pool.aclose()
     if rt.kube is not None:
@@ -236,12 +243,11 @@ def _drift_check(rt: Runtime) -> Any:
         if raw is None or meta.get("uid") != uid or meta.get("deletionTimestamp"):
             rt.schedule.forget(uid)
             return
-        body = kopf.Body(cast(kopf.RawBody, raw))
-        res = _resource(body)
+        res = _resource(raw)
         async with rt.locks.hold(uid):
             outcome = await reconcile(res, rt.deps, max_age=entry.interval)
         try:
-            _settle(body, res, outcome, 0, "drift", rt)
+            _settle(res, outcome, 0, "drift", rt)
         except kopf.TemporaryError as exc:  # a timer pass has no kopf retry: back off here
             log.warning("drift check of %s; again in %.0f s", exc, exc.delay or 0)
             rt.schedule.later(uid, time.monotonic(), exc.delay or backoff(1))
@@ -272,7 +278,7 @@ async def on_reconcile(
     async with rt.locks.hold(res.uid):
         outcome = await reconcile(res, deps, max_age=max_age, attempt=retry)
     _track(rt, res, outcome)
-    _settle(body, res, outcome, retry, reason, rt)
+    _settle(res, outcome, retry, reason, rt)
 
 
 async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: Any) -> None:
@@ -284,7 +290,7 @@ async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: A
     async with rt.locks.hold(res.uid):
         outcome = await finalize(res, deps, attempt=retry)
     if isinstance(outcome.result, Requeue | Retry):
-        _settle(body, res, outcome, retry, "delete", rt)
+        _settle(res, outcome, retry, "delete", rt)
     rt.census.forget(res.uid)
     RECONCILES.labels("delete", "ok").inc()
 

@@ -200,6 +200,11 @@ class KubeAPI:
             "GET", f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}"
         )
 
+    async def create_event(self, event: dict[str, Any]) -> None:
+        """POST a core/v1 Event into its ``metadata.namespace``."""
+        namespace = event["metadata"]["namespace"]
+        await self._request("POST", f"/api/v1/namespaces/{namespace}/events", json=event)
+
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, status: Any
     ) -> dict[str, Any] | None:

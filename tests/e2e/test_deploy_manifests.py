@@ -197,7 +197,7 @@ def test_helm_install_namespaced_grants_exactly_the_rules(
         account = f"system:serviceaccount:{namespace}:zso-zstack-operator"
         ms = "modelservices.ai.zstack.io"
         allowed = [
-            *(("-n", namespace, verb, ms) for verb in ("list", "watch", "patch")),
+            *(("-n", namespace, verb, ms) for verb in ("get", "list", "watch", "patch")),
             ("-n", namespace, "patch", ms, "--subresource=status"),
             ("-n", namespace, "create", "events"),
             ("-n", namespace, "get", "secret/zso-zstack-operator-credentials"),
@@ -205,7 +205,7 @@ def test_helm_install_namespaced_grants_exactly_the_rules(
         denied = [
             ("--all-namespaces", "list", ms),
             ("-n", "default", "watch", ms),
-            *(("-n", namespace, verb, ms) for verb in ("get", "create", "update", "delete")),
+            *(("-n", namespace, verb, ms) for verb in ("create", "update", "delete")),
             ("-n", namespace, "get", ms, "--subresource=status"),
             ("-n", namespace, "update", ms, "--subresource=status"),
             ("-n", namespace, "get", "secret/some-other-secret"),

@@ -23,7 +23,7 @@ WATCH_RULES = [
     {
         "apiGroups": ["ai.zstack.io"],
         "resources": ["modelservices"],
-        "verbs": ["list", "watch", "patch"],
+        "verbs": ["get", "list", "watch", "patch"],
     },
     {
         "apiGroups": ["ai.zstack.io"],

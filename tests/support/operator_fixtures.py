@@ -60,6 +60,12 @@ class SimClient:
     def faults(self, **values: Any) -> None:
         self._http.put("/_sim/faults", json=values).raise_for_status()
 
+    def add_model(self, uuid: str) -> str:
+        """A model that services can bind (the simulator's admin API)."""
+        reply = self._http.post("/_sim/models", json={"uuid": uuid})
+        reply.raise_for_status()
+        return str(reply.json()["uuid"])
+
     def release_jobs(self) -> None:
         self._http.post("/_sim/jobs/release").raise_for_status()
 

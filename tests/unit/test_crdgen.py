@@ -236,6 +236,7 @@ def test_types_limits_and_enums(spec_schema: dict[str, Any]) -> None:
         "type": "integer",
         "format": "int32",
         "minimum": 1,
+        "maximum": 2**31 - 1,
     }
     assert (p["requestMemory"]["type"], p["requestMemory"]["minimum"]) == ("integer", 1)
     assert p["type"]["enum"] == ["Endpoint", "FineTune", "ModelEval", "App"]
@@ -244,6 +245,7 @@ def test_types_limits_and_enums(spec_schema: dict[str, Any]) -> None:
     assert limits == {
         "name": 255,
         "description": 2048,
+        "yaml": 65536,
         "zoneUuid": 32,
         "modelCenterUuid": 32,
         "gpuComputeCapability": 32,
@@ -254,6 +256,8 @@ def test_types_limits_and_enums(spec_schema: dict[str, Any]) -> None:
         "framework": 255,
         "resourceUuid": 32,
         "source": 32,
+        "containerCommand": 4096,
+        "containerArgs": 4096,
     }
     image = p["architectureImages"]["items"]
     assert image["required"] == ["cpuArchitecture"]
@@ -262,10 +266,12 @@ def test_types_limits_and_enums(spec_schema: dict[str, Any]) -> None:
     assert p["vendorToSpecUuidsMap"]["type"] == "object"
     assert p["vendorToSpecUuidsMap"]["additionalProperties"] == {
         "type": "array",
+        "maxItems": 64,
         "items": {"type": "string", "pattern": UUID32_PATTERN, "maxLength": 32},
     }
+    assert p["vendorToSpecUuidsMap"]["maxProperties"] == 16
     for tags in ("systemTags", "userTags"):
-        assert p[tags]["items"] == {"type": "string"}
+        assert p[tags]["items"] == {"type": "string", "maxLength": 1024}
     assert p["deletionPolicy"]["enum"] == ["Delete", "Orphan"]
     assert p["deletionPolicy"]["default"] == "Delete"
     assert p["managementPolicy"]["enum"] == ["Manage", "Observe"]
@@ -337,6 +343,33 @@ def test_structural_schema_refuses_unions_it_cannot_express() -> None:
 
     with pytest.raises(ValueError, match="structural"):
         crdgen.structural_schema(Union)
+
+
+def _unbounded(schema: dict[str, Any], where: str) -> list[str]:
+    """Every string, list and map below ``schema`` without a size bound (enums and patterns
+    of a fixed width count as bounds only together with maxLength)."""
+    out: list[str] = []
+    kind = schema.get("type")
+    if kind == "string" and "maxLength" not in schema and "enum" not in schema:
+        out.append(where)
+    if kind == "array":
+        if "maxItems" not in schema:
+            out.append(where)
+        out += _unbounded(schema["items"], f"{where}[]")
+    if kind == "object":
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            if "maxProperties" not in schema:
+                out.append(where)
+            out += _unbounded(extra, f"{where}{{}}")
+        for name, prop in schema.get("properties", {}).items():
+            out += _unbounded(prop, f"{where}.{name}")
+    return out
+
+
+def test_every_string_list_and_map_of_the_spec_is_bounded(spec_schema: dict[str, Any]) -> None:
+    """The largest object the schema admits must still fit etcd and work end to end."""
+    assert _unbounded(spec_schema, "spec") == []
 
 
 # --- CEL immutability rules ----------------------------------------------------------------------

@@ -15,10 +15,11 @@ Sources of the limits: the seed API page (required flags), ZSTACK-API.md section
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from zstack_operator.resources import fields
 from zstack_operator.resources.common import CrdModel, DeletionPolicy, ManagementPolicy, Uuid32
@@ -31,6 +32,27 @@ from zstack_operator.zstack.models import (
     UpdateModelServiceParam,
 )
 
+#: Bounds of every string, list and map, chosen so that the largest object the schema admits
+#: stays well under etcd's 1.5 MiB request limit even with every character JSON-escaped (6
+#: bytes), and a client-side ``kubectl apply`` (which copies the object into a 256 KiB
+#: annotation) still works for ordinary text. tests/e2e/test_largest_object.py applies it.
+MAX_YAML = 65536
+MAX_COMMAND = 4096
+MAX_ITEMS = 64
+MAX_MODELS = 256
+MAX_VENDORS = 16
+MAX_TAG = 1024
+MAX_KEY = 64
+#: A system or user tag ("key::value" form).
+Tag = Annotated[str, Field(max_length=MAX_TAG)]
+# A structural schema cannot bound map keys (no propertyNames): a CEL rule does, on 1.25+, and
+# the operator's own validation (``_short_keys``) everywhere.
+_VENDOR_KEY_MESSAGE = f"vendor names are at most {MAX_KEY} characters"
+_VENDOR_KEYS: JsonDict = {
+    "rule": f"self.all(k, size(k) <= {MAX_KEY})",
+    "message": _VENDOR_KEY_MESSAGE,
+}
+
 
 class ConnectionRef(CrdModel):
     """Which ZStack connection (endpoint and credentials) manages this resource."""
@@ -39,6 +61,7 @@ class ConnectionRef(CrdModel):
         description="Name of the ZStack connection to use. When connectionRef is omitted the "
         "operator's default connection is used.",
         min_length=1,
+        max_length=253,
     )
 
 
@@ -90,12 +113,14 @@ class ModelServiceSpec(CrdModel):
         default=None, max_length=2048, description="Detailed description of the resource."
     )
     yaml: str = Field(
+        max_length=MAX_YAML,
         description="The service's configuration file in YAML format (for example its services "
         "with ports and livez/readyz probes, env, distro packages and Python requirements). "
-        "Compared as exact text."
+        "Compared as exact text.",
     )
     request_cpu: StrictInt = Field(
         ge=1,
+        le=2**31 - 1,
         description="Number of CPU cores the service needs.",
         json_schema_extra={"format": "int32"},
     )
@@ -154,7 +179,7 @@ class ModelServiceSpec(CrdModel):
         "With managementPolicy Observe it names the existing service to observe.",
     )
     tag_uuids: list[Uuid32] | None = Field(
-        default=None, description="UUIDs of ZStack tags to attach."
+        default=None, max_length=MAX_ITEMS, description="UUIDs of ZStack tags to attach."
     )
     source: str | None = Field(
         default=None,
@@ -164,32 +189,43 @@ class ModelServiceSpec(CrdModel):
     )
     model_uuids: list[Uuid32] | None = Field(
         default=None,
+        max_length=MAX_MODELS,
         description="UUIDs of the models bound to the service. Changes are applied by binding "
         "and unbinding models.",
     )
     architecture_images: list[ArchitectureImageSpec] | None = Field(
-        default=None, description="Image to use on each CPU architecture the service supports."
+        default=None,
+        max_length=len(CpuArchitecture),
+        description="Image to use on each CPU architecture the service supports.",
     )
     support_distributed: StrictBool | None = Field(
         default=None,
         description="Whether the service supports distributed deployment across several instances.",
     )
     container_command: str | None = Field(
-        default=None, description="Command that starts the service's container."
+        default=None,
+        max_length=MAX_COMMAND,
+        description="Command that starts the service's container.",
     )
     container_args: str | None = Field(
-        default=None, description="Arguments passed to the container's start command."
-    )
-    vendor_to_spec_uuids_map: dict[str, list[Uuid32]] | None = Field(
         default=None,
+        max_length=MAX_COMMAND,
+        description="Arguments passed to the container's start command.",
+    )
+    vendor_to_spec_uuids_map: (
+        dict[str, Annotated[list[Uuid32], Field(max_length=MAX_ITEMS)]] | None
+    ) = Field(
+        default=None,
+        max_length=MAX_VENDORS,
+        json_schema_extra={"x-kubernetes-validations": [_VENDOR_KEYS]},
         description="Map from GPU vendor (for example NVIDIA) to the UUIDs of the GPU "
         "specifications the service can use.",
     )
-    system_tags: list[str] | None = Field(
-        default=None, description="ZStack system tags of the request."
+    system_tags: list[Tag] | None = Field(
+        default=None, max_length=MAX_ITEMS, description="ZStack system tags of the request."
     )
-    user_tags: list[str] | None = Field(
-        default=None, description="ZStack user tags of the request."
+    user_tags: list[Tag] | None = Field(
+        default=None, max_length=MAX_ITEMS, description="ZStack user tags of the request."
     )
     connection_ref: ConnectionRef | None = Field(
         default=None,
@@ -205,6 +241,14 @@ class ModelServiceSpec(CrdModel):
         description="Manage creates and updates the model service in ZStack; Observe only reads "
         "it (named by resourceUuid) and reports it in status.",
     )
+
+    @field_validator("vendor_to_spec_uuids_map")
+    @classmethod
+    def _short_keys(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        for key in value or {}:
+            if len(key) > MAX_KEY:
+                raise ValueError(_VENDOR_KEY_MESSAGE)
+        return value
 
     def values(self, names: Iterable[str], *, default_name: str) -> dict[str, Any]:
         """The named fields the user set, by snake_case name (``name`` defaults to metadata's).
