@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 COMPONENT = "zstack-operator"
 #: Events waiting to be posted; past this they are dropped (and logged), never queued forever.
 MAX_PENDING = 1000
+#: Events posted at once: they share the API-server connections with the status writes, which
+#: must not queue behind them (a burst of creates would otherwise reach Ready later).
+CONCURRENCY = 4
 
 
 def event_body(
@@ -61,6 +64,7 @@ class EventPoster:
     def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
 
     def post(self, namespace: str, name: str, uid: str, events: Iterable[Transition]) -> None:
         """Queue one Event per transition."""
@@ -75,7 +79,8 @@ class EventPoster:
 
     async def _one(self, body: dict[str, Any]) -> None:
         try:
-            await self._send(body)
+            async with self._slots:
+                await self._send(body)
         except Exception as exc:  # an Event is auxiliary: say so and drop it
             ref = body["involvedObject"]
             log.warning("%s/%s: could not post Event %s: %s", ref["namespace"], ref["name"],

@@ -3,7 +3,8 @@
 Why it exists: re-reading each service on its own would cost one request per resource per drift
 interval, and one per resource after every operator restart. Instead every uuid the operator
 knows is registered here, and a stale read refreshes *all* of them with ``uuid?=`` batch queries
-(1,000 uuids a request): ceil(N/1000) requests per interval, whatever the number of timers.
+(up to 1,800 uuids a request): ceil(N/1800) requests per interval, so a restart with 3,000
+resources costs a login and two queries.
 Reconciles record what they learn, so a fresh write never reads as drift.
 """
 
@@ -13,11 +14,11 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 
-from .zstack.client import ZStackClient
+from .zstack.client import MAX_UUIDS_PER_QUERY, ZStackClient
 from .zstack.models import ModelServiceInventory
 
-#: Uuids per ``uuid?=`` query: the server's default page size, so one query is one page.
-BATCH = 1000
+#: Uuids per ``uuid?=`` query (the query's ``limit`` is raised to match).
+BATCH = MAX_UUIDS_PER_QUERY
 
 
 class InventoryCache:

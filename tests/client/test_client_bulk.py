@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 from zstack_operator.sim import SimConfig, SimMode, Simulator, running_simulator
 from zstack_operator.zstack import ZStackClient
+from zstack_operator.zstack.client import MAX_UUIDS_PER_QUERY
 
 from tests.support.client_helpers import ADMIN, param
 
@@ -43,6 +44,11 @@ async def test_batch_get_of_2500_uuids_costs_three_queries(
         small = await client.get_model_services(uuids[:250], batch_size=100)
         assert set(small) == set(uuids[:250])
         assert (await sim.admin.counters()).count("QueryModelService", "200") == 6
+
+        # The operator's drift cache asks up to 1,800 at once (the URL still fits 64 KiB).
+        wide = await client.get_model_services(uuids, batch_size=MAX_UUIDS_PER_QUERY)
+        assert set(wide) == set(uuids)
+        assert (await sim.admin.counters()).count("QueryModelService", "200") == 8
 
 
 async def test_query_all_pages_past_the_server_limit(

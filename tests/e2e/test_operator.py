@@ -6,6 +6,7 @@ Events and the simulator's counters. Each test has its own namespace, simulator 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +325,48 @@ def test_paused_resource_gets_no_writes_until_unpaused(
     wait_cond(kube, namespace, name, "Synced", "True", "ReconcileSuccess")
     assert zstack.requests("UpdateModelService") == 1
     assert zstack.service(uuid)["requestCpu"] == 16
+
+
+def test_describe_shows_the_happy_path_in_plain_words(
+    kube: Kube, namespace: str, zstack: SimClient, credentials: Any, operator_factory: Any
+) -> None:
+    operator_factory()
+    name = apply(kube, namespace, sample())
+    ready(kube, namespace, name)
+    events = kube.wait_until(
+        lambda: kube.events(namespace, name) or None, timeout=30, message="the Event is posted"
+    )
+    assert [(e["type"], e["reason"], e["message"]) for e in events] == [
+        ("Normal", "Available", "the model service exists in ZStack")
+    ]
+    assert events[0]["source"]["component"] == "zstack-operator"
+    text = kube.kubectl("describe", "modelservice", name, namespace=namespace).stdout
+    assert "***" not in text
+    for line in (
+        r"Message:\s+the model service exists in ZStack",
+        r"Message:\s+ZStack matches the spec",
+        r"Reason:\s+Available",
+        r"Reason:\s+ReconcileSuccess",
+        r"Normal\s+Available\s+\S+\s+zstack-operator\s+the model service exists in ZStack",
+    ):
+        assert re.search(line, text), f"{line!r} not in:\n{text}"
+
+
+def test_every_failure_log_line_names_the_object_and_the_cause(
+    kube: Kube, namespace: str, zstack: SimClient, credentials: Any, operator_factory: Any
+) -> None:
+    op = operator_factory()
+    zstack.faults(outage=True)
+    name = apply(kube, namespace, sample())
+    wait_cond(kube, namespace, name, "Synced", "False", "ReconcileError")
+    kube.wait_until(lambda: "failed temporarily" in op.logs(), timeout=30, message="a retry log")
+    zstack.faults(outage=False)
+    ready(kube, namespace, name)
+    uid = kube.get("modelservice", name, namespace)["metadata"]["uid"].replace("-", "")
+    failures = [
+        line for line in op.logs().splitlines() if " [WARNING " in line or " [ERROR " in line
+    ]
+    assert failures
+    for line in failures:
+        assert f"{namespace}/{name}" in line, line
+        assert re.search(rf"\(ZStack uuid {uid}\): \w+ failed: \w", line), line  # the cause

@@ -6,8 +6,9 @@ object is a task, a memory and a wake-up per object per tick, whatever is due; a
 a few hundred bytes per object and wakes only when something is due. The clock and the random
 source are parameters, so the unit tests run it on a fake clock.
 
-Rules: a new object's first check is spread over its first interval (a restart of 3,000 objects
-must not check them all at once); after a check the next is one interval later, jittered by
+Rules: a new object's first check comes one to one and a half intervals after it is tracked
+(it was just reconciled; and 3,000 objects resumed after a restart must not come due at once,
+nor compete with a burst of creates); after a check the next is one interval later, jittered by
 10 %; an interval of any length is honoured (there is no tick); objects that wait for a
 credentials fix are made due at once when the credentials Secret changes.
 """
@@ -92,7 +93,7 @@ class DriftSchedule:
         if entry is None:
             entry = Entry(namespace, name, interval, 0.0)
             self._entries[uid] = entry
-            self._push(uid, entry, now + self._uniform(0.1, 1.0) * interval)
+            self._push(uid, entry, now + self._uniform(1.0, 1.5) * interval)
             return
         if interval != entry.interval:
             entry.interval = interval
