@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
@@ -25,14 +22,11 @@ import kopf
 
 from .connections import ConnectionPool
 from .events import EventPoster
-from .health import Health, serve
+from .health import serve
 from .kubeapi import KubeAPI, KubeError, load_kubeconfig
 from .metrics import (
-    DRIFT_REPAIRS,
-    OUT_OF_BAND_DELETIONS,
     RECONCILES,
     ClientMetrics,
-    ConditionCensus,
 )
 from .reconcile import (
     Deps,
@@ -47,41 +41,15 @@ from .reconcile import (
     reconcile,
     service_uuid,
 )
-from .reconcile.drift import DriftLoop, KeyedLock
-from .reconcile.schedule import DriftSchedule, Entry, interval_of
-from .resources import FINALIZER, GROUP, PLURAL, VERSION, EventReason, format_rfc3339
+from .reconcile.drift import DriftLoop
+from .reconcile.schedule import Entry
+from .resources import FINALIZER, GROUP, PLURAL, VERSION, format_rfc3339
+from .runtime import Runtime, backoff, count_event, resource_of, track
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Backoff of transient failures: 1 s doubling to 5 min, full jitter above half.
-_BACKOFF_BASE, _BACKOFF_CAP = 1.0, 300.0
 _RESOURCE = (GROUP, VERSION, PLURAL)
-
-
-@dataclass
-class Runtime:
-    """Process-wide state shared by the handlers (kept in kopf's memo)."""
-
-    settings: Settings
-    health: Health = field(default_factory=Health)
-    census: ConditionCensus = field(default_factory=ConditionCensus)
-    schedule: DriftSchedule = field(default_factory=DriftSchedule)
-    locks: KeyedLock = field(default_factory=KeyedLock)
-    kube: KubeAPI | None = None
-    pool: ConnectionPool | None = None
-    deps: Deps | None = None
-    drift: DriftLoop | None = None
-    events: EventPoster | None = None
-    index: Any = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    runner: Any = None
-
-    def universe(self, connection: str) -> list[str]:
-        """Every ZStack uuid the operator knows for a connection (from the kopf index)."""
-        if self.index is None or connection not in self.index:
-            return []
-        return list(self.index[connection])
 
 
 class HandledDiffBase(kopf.DiffBaseStorage):
@@ -106,45 +74,12 @@ class HandledDiffBase(kopf.DiffBaseStorage):
         """Nothing to store: ``status.handled`` is written by the pass itself."""
 
 
-def backoff(retry: int) -> float:
-    """Seconds before retry number ``retry`` (0-based), jittered to spread a thundering herd."""
-    delay: float = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** min(retry, 16))
-    return delay * random.uniform(0.5, 1.0)
-
-
-def _resource(body: Mapping[str, Any]) -> Resource:
-    meta = body.get("metadata", {})
-    return Resource(
-        namespace=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        uid=meta.get("uid", ""),
-        generation=int(meta.get("generation", 0)),
-        spec=dict(body.get("spec", {})),
-        status=dict(body.get("status", {})),
-        annotations=dict(meta.get("annotations", {})),
-        created_at=meta.get("creationTimestamp"),
-    )
-
-
-def _count(reason: str) -> None:
-    """Count the Events that report ZStack changed behind the operator's back."""
-    if reason == EventReason.DRIFT_REPAIRED:
-        DRIFT_REPAIRS.labels("manage").inc()
-    elif reason == EventReason.DRIFT_DETECTED:
-        DRIFT_REPAIRS.labels("observe").inc()
-    elif reason == EventReason.RECREATED:  # a repair too: of a service that vanished
-        DRIFT_REPAIRS.labels("manage").inc()
-        OUT_OF_BAND_DELETIONS.inc()
-
-
-def _settle(
-    res: Resource, outcome: Outcome, retry: int, trigger: str, rt: Runtime
-) -> None:
+def _settle(res: Resource, outcome: Outcome, retry: int, trigger: str, rt: Runtime) -> None:
     """Post Events, update metrics, and raise what kopf needs to schedule the next pass."""
     if outcome.events and rt.events is not None:
         rt.events.post(res.namespace, res.name, res.uid, outcome.events)
     for ev in outcome.events:
-        _count(ev.reason)
+        count_event(ev.reason)
     rt.census.set(res.uid, [(c.type, c.status, c.reason) for c in outcome.status.conditions])
     result = outcome.result
     who = f"{res.ref} (ZStack uuid {outcome.status.uuid or service_uuid(res)})"
@@ -157,20 +92,6 @@ def _settle(
     if isinstance(result, Terminal):
         log.warning("%s: %s", who, result.reason)
     RECONCILES.labels(trigger, "terminal" if isinstance(result, Terminal) else "ok").inc()
-
-
-def _track(rt: Runtime, res: Resource, outcome: Outcome) -> None:
-    """Keep the object in the drift schedule (its interval may have changed)."""
-    interval, refused = interval_of(res.annotations, rt.settings.drift_interval)
-    if refused:
-        log.warning("%s: %s", res.ref, refused)
-    waiting = bool(outcome.status.error and str(outcome.status.error.code or "").startswith("ID."))
-    if outcome.status.uuid is None and not waiting:
-        return  # nothing in ZStack to compare with yet
-    rt.schedule.track(res.uid, res.namespace, res.name, interval=interval,
-                      now=time.monotonic(), waiting_for_credentials=waiting)  # fmt: skip
-    if rt.drift is not None:
-        rt.drift.wake()
 
 
 def _deps(memo: kopf.Memo) -> tuple[Runtime, Deps]:
@@ -243,7 +164,7 @@ def _drift_check(rt: Runtime) -> Any:
         if raw is None or meta.get("uid") != uid or meta.get("deletionTimestamp"):
             rt.schedule.forget(uid)
             return
-        res = _resource(raw)
+        res = resource_of(raw)
         async with rt.locks.hold(uid):
             outcome = await reconcile(res, rt.deps, max_age=entry.interval)
         try:
@@ -252,7 +173,7 @@ def _drift_check(rt: Runtime) -> Any:
             log.warning("drift check of %s; again in %.0f s", exc, exc.delay or 0)
             rt.schedule.later(uid, time.monotonic(), exc.delay or backoff(1))
             return
-        _track(rt, res, outcome)
+        track(rt, res, outcome)
 
     return check
 
@@ -272,12 +193,12 @@ async def on_reconcile(
     """On create, resume and update (spec, or the paused / reconcile-requested-at annotations)."""
     rt, deps = _deps(memo)
     rt.index = kwargs["uuid_index"]
-    res = _resource(body)
+    res = resource_of(body)
     # After a restart every resource resumes at once; a cached bulk read serves them all.
     max_age = rt.settings.drift_interval if reason == "resume" else 0.0
     async with rt.locks.hold(res.uid):
         outcome = await reconcile(res, deps, max_age=max_age, attempt=retry)
-    _track(rt, res, outcome)
+    track(rt, res, outcome)
     _settle(res, outcome, retry, reason, rt)
 
 
@@ -285,7 +206,7 @@ async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: A
     """Finalizer: delete the ZStack service (or orphan it) before the object goes."""
     rt, deps = _deps(memo)
     rt.index = kwargs["uuid_index"]
-    res = _resource(body)
+    res = resource_of(body)
     rt.schedule.forget(res.uid)
     async with rt.locks.hold(res.uid):
         outcome = await finalize(res, deps, attempt=retry)
