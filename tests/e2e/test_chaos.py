@@ -124,6 +124,9 @@ def test_simulator_restart_mid_run_keeps_state_and_creates_once(
     )
     ledger.restart_simulator()
     assert_converged(fleet, ledger, failures_expected=False)
+    # Deletes write no status before they go out, so unhindered they all finish between two
+    # looks; slow answers spread them out so the restart lands mid-way.
+    ledger.zstack.faults(latencyMs=SLOW_MS)
     fleet.delete_all()
     fleet.kube.wait_until(
         lambda: 0 < len(fleet.items()) < N or None,

@@ -33,7 +33,8 @@ pytestmark = pytest.mark.e2e
 USER = "zstack-operator"
 #: An HTTP 403 or the API server's "forbidden" in any spelling (uuids are 8-4-4-4-12 hex, so
 #: "403" never stands alone inside one).
-FORBIDDEN = re.compile(r"\b403\b|forbidden", re.IGNORECASE)
+# Not after a comma, colon or dot: a log line's milliseconds (",403") or a port is no refusal.
+FORBIDDEN = re.compile(r"(?<![,:.])\b403\b|forbidden", re.IGNORECASE)
 #: How long a case watches a resource the operator must not touch. The happy path puts the
 #: finalizer on within a second, so a few seconds is ample to see "never".
 UNTOUCHED_FOR = 4.0
