@@ -1,7 +1,8 @@
 """Kubernetes Events about ModelServices: built here, posted in the background.
 
 Owned here: ``event_body`` (a core/v1 Event for one ``status.Transition``) and ``EventPoster``,
-which posts them without making a reconcile pass wait and drops one the API server refuses
+a bounded queue and a few workers that post them without making a reconcile pass wait; it
+drops one the API server refuses
 (an Event is auxiliary: the status already says what happened). The operator posts its own
 Events rather than through kopf because drift checks run outside kopf's handlers, where
 kopf's event queue does not exist.
@@ -23,8 +24,9 @@ from .status import Transition
 log = logging.getLogger(__name__)
 
 COMPONENT = "zstack-operator"
-#: Events waiting to be posted; past this they are dropped (and logged), never queued forever.
-MAX_PENDING = 1000
+#: Events waiting to be posted (a few hundred bytes each); past this they are dropped and
+#: logged rather than held without bound. A burst of 3,000 creates queues about 2,000.
+MAX_PENDING = 20000
 #: Events posted at once: they share the API-server connections with the status writes, which
 #: must not queue behind them (a burst of creates would otherwise reach Ready later).
 CONCURRENCY = 4
@@ -59,34 +61,38 @@ def event_body(
 
 
 class EventPoster:
-    """Posts Events in background tasks; ``drain`` waits for them (shutdown, tests)."""
+    """Posts Events from a bounded queue with a few workers; ``drain`` waits for the queue."""
 
     def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         self._send = send
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._queue: asyncio.Queue[tuple[str, str, str, Transition]] = asyncio.Queue(MAX_PENDING)
+        self._workers: list[asyncio.Task[None]] = []
 
     def post(self, namespace: str, name: str, uid: str, events: Iterable[Transition]) -> None:
-        """Queue one Event per transition."""
+        """Queue one Event per transition (the workers start with the first)."""
+        if not self._workers:
+            self._workers = [asyncio.create_task(self._work()) for _ in range(CONCURRENCY)]
         for ev in events:
-            if len(self._tasks) >= MAX_PENDING:
-                log.warning("%s/%s: dropped Event %s: too many Events pending", namespace, name,
-                            ev.reason)  # fmt: skip
-                continue
-            task = asyncio.create_task(self._one(event_body(namespace, name, uid, ev)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            try:
+                self._queue.put_nowait((namespace, name, uid, ev))
+            except asyncio.QueueFull:
+                log.warning("%s/%s: dropped Event %s: %d Events already wait to be posted",
+                            namespace, name, ev.reason, MAX_PENDING)  # fmt: skip
 
-    async def _one(self, body: dict[str, Any]) -> None:
-        try:
-            async with self._slots:
-                await self._send(body)
-        except Exception as exc:  # an Event is auxiliary: say so and drop it
-            ref = body["involvedObject"]
-            log.warning("%s/%s: could not post Event %s: %s", ref["namespace"], ref["name"],
-                        body["reason"], exc)  # fmt: skip
+    async def _work(self) -> None:
+        while True:
+            namespace, name, uid, ev = await self._queue.get()
+            try:
+                await self._send(event_body(namespace, name, uid, ev))
+            except Exception as exc:  # an Event is auxiliary: say so and drop it
+                log.warning("%s/%s: could not post Event %s: %s", namespace, name, ev.reason, exc)
+            finally:
+                self._queue.task_done()
 
     async def drain(self) -> None:
-        """Wait for every queued Event."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every queued Event is posted (or dropped), then stop the workers."""
+        await self._queue.join()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
