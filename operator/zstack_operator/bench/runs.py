@@ -182,6 +182,10 @@ async def run_restart(ctx: Context, old: OperatorHandle) -> tuple[Phase, Operato
     startup = await handle.start()
     startup_cpu = cpu_seconds({"operator": handle.child.pid}).get("operator", 0.0)
     pids = {**ctx.pids, "operator": handle.child.pid}
+    folded = ctx.opts.out / "operator-restart.folded"
+    profiler = None
+    if ctx.opts.profile:  # from /readyz on: what resuming N objects with nothing to do costs
+        profiler = start_profiler(handle.child.pid, folded, ctx.opts.out / "py-spy-restart.log")
     ctx.say(f"restart: new operator ready in {startup:.1f} s; waiting for {ctx.opts.count} resumes")
     # Quiet alone is no proof: kopf lists and indexes every object before the first resume
     # handler runs, which takes seconds at N=1000. Idle counts only once all have resumed.
@@ -197,7 +201,11 @@ async def run_restart(ctx: Context, old: OperatorHandle) -> tuple[Phase, Operato
         ctx.kube, ctx.admin, handle.child.started_at, quiet=ctx.opts.idle_seconds,
         patience=ctx.opts.timeout, baseline=baseline, child=handle.child, pids=pids,
     )  # fmt: skip
+    if profiler is not None:
+        stop_profiler(profiler)
     phase = Phase.between("restart", idle_after, baseline, after)
+    if profiler is not None and folded.exists():
+        phase.extra["profile"] = summarise(folded.read_text()) | {"file": str(folded)}
     phase.peak_rss_kib = handle.child.peak_rss_kib()
     phase.extra["startup_seconds"] = round(startup, 3)
     phase.extra["all_resumed_seconds"] = round(all_resumed, 3)
