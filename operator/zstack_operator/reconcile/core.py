@@ -245,7 +245,7 @@ def _report(
         names = ", ".join(planning.camel(f) for f in action.fields)
         message = f"observing only; ZStack differs from the spec in {names}"
         before = st.condition(p.old, ConditionType.SYNCED)
-        if before is None or before.message != message:
+        if before is not None and before.message != message:  # the first says it already
             p.notice(EventReason.DRIFT_DETECTED, f"ZStack differs from the spec in {names}")
         p.synced(False, SyncedReason.OBSERVING, message)
     p.update(observed_generation=p.gen, error=None)
