@@ -15,6 +15,7 @@ import logging
 from .. import plan as planning
 from .. import status as st
 from ..resources import EventReason, JobAction, ModelServiceSpec, PendingJob, ReadyReason
+from ..zstack.errors import ZStackAPIError
 from ..zstack.models import ModelServiceInventory
 from . import jobs
 from .model import Deps, Requeue, Result, ServiceAPI
@@ -93,7 +94,7 @@ async def create(
     inv: ModelServiceInventory | None = None
     try:
         early = _ended(p, settled, job, JobAction.CREATE)
-    except Exception:
+    except ZStackAPIError:
         # A create that ZStack has forgotten (its job expired hours ago) fails on the taken
         # uuid; a uuid derived from the object's own uid can only be this object's service.
         if spec.resource_uuid is not None or not isinstance(settled, jobs.Failed):
