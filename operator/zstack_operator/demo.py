@@ -123,7 +123,7 @@ def _up(timeout: float) -> int:
     _say("starting the operator")
     operator = procs.spawn(
         "zstack-operator",
-        [*py, "run", "--zstack-endpoint", url,
+        [*py, "run", "--zstack-endpoint", url, "--allow-insecure-http",
          "--credentials-secret", f"{NAMESPACE}/zstack-credentials",
          "--namespace", NAMESPACE, "--health-address", "127.0.0.1:0"],
         state / "operator.log",

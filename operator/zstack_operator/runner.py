@@ -1,6 +1,7 @@
 """The ``zstack-operator run`` subcommand: parse settings, then hand over to kopf.
 
-Bad configuration ends here with one line on stderr and exit code 2, before kopf starts.
+Bad configuration ends here with one line on stderr and exit code 2, before kopf starts. A
+plain-http endpoint that was opted into is warned about here, once, before anything connects.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"zstack-operator: configuration error: {exc}\n")
         return 2
+    from .endpoints import warn_if_insecure
+
+    # Before kopf configures logging, so Python's last-resort handler prints it to stderr as it
+    # is: one line that stands out, whatever the log format.
+    warn_if_insecure(settings.endpoint, "the operator's default connection")
     from . import handlers
 
     return handlers.run(settings)

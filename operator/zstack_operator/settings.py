@@ -12,7 +12,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from .endpoints import EndpointError, check_endpoint
 
 
 class ConfigError(ValueError):
@@ -39,6 +40,11 @@ class Settings:
     namespaces: tuple[str, ...] = ()
     ca_bundle: Path | None = None
     insecure_skip_tls_verify: bool = False
+    #: Accept a plain-http endpoint (warned about at start-up); https only otherwise.
+    allow_insecure_http: bool = False
+    #: Whether ModelServices on the operator's default connection may adopt ZStack services
+    #: that already exist (ones the object did not create).
+    allow_adoption: bool = False
     drift_interval: float = 600.0
     max_in_flight: int = 16
     health_address: str = "0.0.0.0:8080"
@@ -66,6 +72,8 @@ ENV = {
     "credentials_secret": "ZSTACK_CREDENTIALS_SECRET",
     "ca_bundle": "ZSTACK_CA_BUNDLE",
     "insecure_skip_tls_verify": "ZSTACK_INSECURE_SKIP_TLS_VERIFY",
+    "allow_insecure_http": "ZSTACK_ALLOW_INSECURE_HTTP",
+    "allow_adoption": "ZSTACK_ALLOW_ADOPTION",
     "drift_interval": "ZSTACK_DRIFT_INTERVAL",
     "max_in_flight": "ZSTACK_MAX_IN_FLIGHT",
     "health_address": "ZSTACK_OPERATOR_HEALTH_ADDRESS",
@@ -81,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="watch this namespace (repeatable; default: all namespaces) "
              f"[{ENV['namespaces']}, comma-separated]")  # fmt: skip
     add("--zstack-endpoint", dest="endpoint", metavar="URL",
-        help=f"ZStack management node, e.g. http://zstack:8080 [{ENV['endpoint']}]")  # fmt: skip
+        help=f"ZStack management node, e.g. https://zstack:8443 [{ENV['endpoint']}]")  # fmt: skip
     add("--credentials-secret", metavar="NAMESPACE/NAME",
         help="Secret with accountName+password or accessKeyId+accessKeySecret "
              f"[{ENV['credentials_secret']}]")  # fmt: skip
@@ -89,6 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--insecure-skip-tls-verify", action="store_const", const="true", default=None,
         help=f"do not verify ZStack's TLS certificate (logs a warning) "
              f"[{ENV['insecure_skip_tls_verify']}=true]")  # fmt: skip
+    add("--allow-insecure-http", action="store_const", const="true", default=None,
+        help="accept a plain http:// endpoint; the password hash and session ids then "
+             "cross the network unencrypted (logs a warning) "
+             f"[{ENV['allow_insecure_http']}=true]")  # fmt: skip
+    add("--allow-adoption", action="store_const", const="true", default=None,
+        help="let ModelServices on the default connection adopt ZStack services that "
+             f"already exist (default: off) [{ENV['allow_adoption']}=true]")  # fmt: skip
     add(
         "--drift-interval",
         metavar="SECONDS",
@@ -148,9 +163,11 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
     endpoint = _pick(args, env, "endpoint")
     if not endpoint:
         raise ConfigError(f"no ZStack endpoint: pass --zstack-endpoint or set {ENV['endpoint']}")
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"ZStack endpoint must be an http(s) URL, got {endpoint!r}")
+    allow_http = _flag(_pick(args, env, "allow_insecure_http"), "allow-insecure-http")
+    try:
+        endpoint = check_endpoint(endpoint, allow_http=allow_http)
+    except EndpointError as exc:
+        raise ConfigError(str(exc)) from None
     secret = _pick(args, env, "credentials_secret")
     if not secret:
         raise ConfigError(
@@ -174,13 +191,15 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
     if health and (":" not in health or not health.rpartition(":")[2].isdigit()):
         raise ConfigError(f"health address must be HOST:PORT, got {health!r}")
     return Settings(
-        endpoint=endpoint.rstrip("/"),
+        endpoint=endpoint,
         credentials_secret=SecretRef(namespace, name),
         namespaces=_namespaces(args, env),
         ca_bundle=Path(ca) if ca else None,
         insecure_skip_tls_verify=_flag(
             _pick(args, env, "insecure_skip_tls_verify"), "insecure-skip-tls-verify"
         ),
+        allow_insecure_http=allow_http,
+        allow_adoption=_flag(_pick(args, env, "allow_adoption"), "allow-adoption"),
         drift_interval=_number(
             _pick(args, env, "drift_interval"), "drift interval", 600.0, minimum=1
         ),

@@ -241,7 +241,8 @@ def operator_factory(
         args = [
             sys.executable, "-m", "zstack_operator", "run",
             "--namespace", namespace,
-            "--zstack-endpoint", zstack.url,
+            # The simulator serves plain http on loopback.
+            "--zstack-endpoint", zstack.url, "--allow-insecure-http",
             "--credentials-secret", f"{namespace}/{SECRET_NAME}",
             "--drift-interval", str(drift_interval),
             "--health-address", "127.0.0.1:0",

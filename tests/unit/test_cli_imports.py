@@ -52,7 +52,7 @@ def test_the_run_path_imports_no_tooling() -> None:
         from zstack_operator import cli, handlers
         started = []
         handlers.run = lambda settings: started.append(settings) or 0
-        argv = ["run", "--zstack-endpoint", "http://zstack.example:8080",
+        argv = ["run", "--zstack-endpoint", "https://zstack.example:8443",
                 "--credentials-secret", "zstack-system/zstack-credentials"]
         assert cli.main(argv) == 0 and len(started) == 1, started
         cli.build_parser("run").parse_args(["run"])

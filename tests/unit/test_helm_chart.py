@@ -167,7 +167,7 @@ def test_notes_warn_about_a_missing_endpoint(chart: helm_python.Chart) -> None:
     assert "create secret generic zstack-operator-credentials" in notes
     configured = chart.render(
         {
-            "zstack": {"endpoint": "http://z:8080"},
+            "zstack": {"endpoint": "https://z:8443"},
             "credentials": {"create": True, "accountName": "a", "password": "p"},
         },
         name="zstack-operator",

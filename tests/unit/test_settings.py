@@ -16,12 +16,12 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-BASE = {"ZSTACK_ENDPOINT": "http://zstack:8080", "ZSTACK_CREDENTIALS_SECRET": "ops/zstack"}
+BASE = {"ZSTACK_ENDPOINT": "https://zstack:8443", "ZSTACK_CREDENTIALS_SECRET": "ops/zstack"}
 
 
 def test_environment_alone_is_enough_and_defaults_apply() -> None:
     s = load_settings(parse(), BASE)
-    assert s == Settings(endpoint="http://zstack:8080", credentials_secret=s.credentials_secret)
+    assert s == Settings(endpoint="https://zstack:8443", credentials_secret=s.credentials_secret)
     assert str(s.credentials_secret) == "ops/zstack"
     assert s.cluster_wide
     assert s.verify is True
@@ -36,6 +36,33 @@ def test_flags_win_and_namespaces_merge_without_duplicates() -> None:
     assert load_settings(parse(), env).namespaces == ("a", "b")
 
 
+def test_plain_http_needs_the_opt_in_by_flag_or_environment() -> None:
+    http = {**BASE, "ZSTACK_ENDPOINT": "http://zstack:8080/"}
+    with pytest.raises(ConfigError, match="--allow-insecure-http"):
+        load_settings(parse(), http)
+    by_flag = load_settings(parse("--allow-insecure-http"), http)
+    by_env = load_settings(parse(), {**http, "ZSTACK_ALLOW_INSECURE_HTTP": "true"})
+    assert by_flag == by_env
+    assert (by_flag.endpoint, by_flag.allow_insecure_http) == ("http://zstack:8080", True)
+    assert load_settings(parse(), BASE).allow_insecure_http is False
+
+
+def test_adoption_is_off_unless_asked_for() -> None:
+    assert load_settings(parse(), BASE).allow_adoption is False
+    assert load_settings(parse("--allow-adoption"), BASE).allow_adoption is True
+    env = {**BASE, "ZSTACK_ALLOW_ADOPTION": "true"}
+    assert load_settings(parse(), env).allow_adoption is True
+
+
+def test_a_login_in_the_endpoint_is_refused_without_repeating_it() -> None:
+    env = {**BASE, "ZSTACK_ENDPOINT": "https://admin:hunter2@zstack:8443"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(parse(), env)
+    assert "https://zstack:8443 must not carry a user name or password" in str(caught.value)
+    assert "admin" not in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
 def test_insecure_skip_verify_turns_verification_off() -> None:
     s = load_settings(parse("--insecure-skip-tls-verify"), BASE)
     assert s.verify is False
@@ -45,8 +72,10 @@ def test_insecure_skip_verify_turns_verification_off() -> None:
     ("env", "argv", "message"),
     [
         ({}, (), "no ZStack endpoint"),
-        ({**BASE, "ZSTACK_ENDPOINT": "zstack:8080"}, (), "must be an http(s) URL"),
-        ({"ZSTACK_ENDPOINT": "http://z"}, (), "no credentials Secret"),
+        ({**BASE, "ZSTACK_ENDPOINT": "zstack:8080"}, (), "must be an https:// URL"),
+        ({**BASE, "ZSTACK_ENDPOINT": "http://z:8080"}, (), "is plain http"),
+        ({"ZSTACK_ENDPOINT": "https://z"}, (), "no credentials Secret"),
+        ({**BASE, "ZSTACK_ALLOW_ADOPTION": "sometimes"}, (), "allow-adoption must be true"),
         ({**BASE, "ZSTACK_CREDENTIALS_SECRET": "just-a-name"}, (), "NAMESPACE/NAME"),
         (BASE, ("--drift-interval", "soon"), "must be a number"),
         (BASE, ("--max-in-flight", "0"), "at least 1"),

@@ -109,7 +109,7 @@ class OperatorHandle:
             f"operator-{index}",
             python_module(
                 "zstack_operator", "run", "--namespace", ns,
-                "--zstack-endpoint", ctx.sim_url,
+                "--zstack-endpoint", ctx.sim_url, "--allow-insecure-http",
                 "--credentials-secret", f"{ns}/{SECRET}",
                 "--drift-interval", f"{opts.drift_interval:g}",
                 "--max-in-flight", str(MAX_IN_FLIGHT),
