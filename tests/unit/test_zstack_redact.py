@@ -4,7 +4,12 @@ import logging
 
 import pytest
 from zstack_operator.zstack.errors import ZStackAPIError
-from zstack_operator.zstack.redact import Redactor, install_httpx_log_filter, scrub_patterns
+from zstack_operator.zstack.redact import (
+    SHORT_SECRET,
+    Redactor,
+    install_httpx_log_filter,
+    scrub_patterns,
+)
 from zstack_operator.zstack.transport import decode, error_from_reply
 
 SESSION = "0123456789abcdef0123456789abcdef"
@@ -18,15 +23,22 @@ def test_known_secrets_and_sessions_are_masked() -> None:
     assert "s3cret" not in repr(redact)
 
 
-def test_short_secrets_are_not_masked_everywhere() -> None:
+def test_short_secrets_are_not_masked_inside_longer_words() -> None:
     assert Redactor("ab")("abcabc") == "abcabc"
 
 
-def test_secrets_of_four_characters_are_masked_and_shorter_ones_are_not() -> None:
-    """The length floor is deliberate (``_MIN_SECRET_LENGTH``); this pins where it lies."""
-    redact = Redactor("abc", "abcd")
+def test_secrets_of_any_length_are_masked_where_they_stand_alone() -> None:
+    """Below ``SHORT_SECRET`` characters a secret is masked as a whole word, not inside one."""
+    redact = Redactor("abc", "abcd", "x")
     redact.add_session("xyz")
-    assert redact("abc abcd xyz") == "abc *** xyz"
+    assert redact("abc abcd xyz x") == "*** *** *** ***"
+    assert redact("password 'abc' refused; xyz=1, (x)") == "password '***' refused; ***=1, (***)"
+    assert redact("abcx xylophone 0x1") == "abcx xylophone 0x1"
+    assert SHORT_SECRET == 4
+
+
+def test_a_secret_inside_another_is_masked_whole_not_around() -> None:
+    assert Redactor("pass", "password-1")("login password-1 failed") == "login *** failed"
 
 
 SIGNATURE = "Y76pwQXjYvy0eGaiBqLC91pikIA="  # a real Base64(HMAC-SHA1), as ZStack's header has
