@@ -17,6 +17,7 @@ from .resources import (
     Condition,
     ConditionStatus,
     ConditionType,
+    ErrorCause,
     ModelServiceStatus,
     ReadyReason,
     StatusError,
@@ -29,6 +30,15 @@ from .zstack.redact import scrub_patterns
 
 #: Longest message kept in a condition or Event; ZStack details can be whole stack traces.
 MAX_MESSAGE = 1024
+#: Longest text kept in each string field of ``status.error`` and of each of its ``causes``, in
+#: characters, the ellipsis that marks a cut included. ZStack puts what it likes in them (a
+#: details field can be a whole Java stack trace), and status is one etcd object shared with
+#: the conditions: bounded, one error can never push the object past what the API server takes.
+ERROR_FIELD_LIMITS = {"code": 64, "description": 512, "details": MAX_MESSAGE, "elaboration": 512}
+#: Most entries kept in ``status.error.causes``. A longer chain keeps the outermost causes and
+#: the innermost one (the root cause, usually the informative one), with one entry in between
+#: whose details say how many were left out.
+MAX_ERROR_CAUSES = 5
 #: Reasons after which nothing is retried until the spec (or Secret) changes.
 TERMINAL_REASONS = frozenset(
     {SyncedReason.REJECTED, SyncedReason.INVALID_SPEC, SyncedReason.IMMUTABLE_FIELD_CHANGED}
@@ -44,17 +54,43 @@ def _rfc3339(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def scrub(message: str) -> str:
-    """A message safe for status and Events: known secrets redacted, length bounded."""
+def scrub(message: str, limit: int = MAX_MESSAGE) -> str:
+    """A message safe for status and Events: known secrets redacted, at most ``limit`` long.
+
+    Masked before it is cut, so a cut can never leave the start of a secret behind.
+    """
     text = scrub_patterns(known_secrets.mask(" ".join(message.split())))
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded_cause(cause: ErrorCause) -> dict[str, str | None]:
+    return {
+        field: scrub(value, limit) if (value := getattr(cause, field)) else None
+        for field, limit in ERROR_FIELD_LIMITS.items()
+    }
+
+
+def bound_error(err: StatusError) -> StatusError:
+    """``err`` scrubbed, each field within ``ERROR_FIELD_LIMITS``, at most MAX_ERROR_CAUSES causes.
+
+    Any other code that builds a ``StatusError`` passes it through here before writing it.
+    """
+    causes = list(err.causes)
+    if len(causes) > MAX_ERROR_CAUSES:
+        kept = MAX_ERROR_CAUSES - 2  # room for the marker and the root cause
+        left_out = len(causes) - kept - 1
+        marker = ErrorCause(details=f"… {left_out} more causes left out …")
+        causes = [*causes[:kept], marker, causes[-1]]
+    return StatusError(
+        **_bounded_cause(err),
+        causes=[ErrorCause(**_bounded_cause(cause)) for cause in causes],
+    )
 
 
 def error_status(exc: BaseException) -> StatusError | None:
-    """``status.error`` for a ZStack ErrorCode; other failures leave it empty."""
+    """``status.error`` for a ZStack ErrorCode (bounded: ``bound_error``); else empty."""
     if isinstance(exc, ZStackAPIError):
-        err = StatusError.from_error_code(exc.error)
-        return err.model_copy(update={"details": scrub(err.details) if err.details else None})
+        return bound_error(StatusError.from_error_code(exc.error))
     return None
 
 
