@@ -8,7 +8,10 @@ Started by ``handlers.on_startup``. The probes tell a stuck operator from a ZSta
   the operator and the process exits non-zero, so Kubernetes restarts it anyway. ZStack's state
   never enters liveness, so a ZStack outage cannot make Kubernetes restart the operator in a
   loop.
-- **Readiness** means "started, and the Kubernetes API answers now" (checked on each probe).
+- **Readiness** means "started, and the Kubernetes API answered within the last few seconds".
+  The answer is cached for ``READY_CACHE_SECONDS`` and refreshed by one check at a time, so
+  whoever can reach the port (the kubelet, a scraper, a curl loop) costs the API server at
+  most one request per period, however often or concurrently they ask.
 - ZStack's health is what /metrics and each resource's status report, not a probe.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -27,29 +31,72 @@ log = logging.getLogger(__name__)
 
 #: Longest wait for the Kubernetes API in /readyz, below the kubelet's probe timeout (5 s).
 API_CHECK_TIMEOUT = 3.0
+#: How long one answer of the Kubernetes API check is reused; below the chart's probe period
+#: (10 s), so each kubelet probe still sees a fresh check.
+READY_CACHE_SECONDS = 5.0
+
+ApiCheck = Callable[[], Awaitable[object]]
+
+
+async def _check_api(check: ApiCheck) -> tuple[bool, str]:
+    try:
+        async with asyncio.timeout(API_CHECK_TIMEOUT):
+            await check()
+    except TimeoutError:
+        return False, f"Kubernetes API: no answer within {API_CHECK_TIMEOUT:g}s"
+    except Exception as exc:  # whatever failed, the answer is "not ready, because ..."
+        return False, f"Kubernetes API: {exc}"
+    return True, "ok"
 
 
 class Health:
-    """What /readyz needs: whether start-up finished, and how to ask the Kubernetes API."""
+    """What /readyz needs: whether start-up finished, and a cached Kubernetes API check."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        cache_seconds: float = READY_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.started = False
         #: Raises when the Kubernetes API does not answer; None skips the check.
-        self.api_check: Callable[[], Awaitable[object]] | None = None
+        self.api_check: ApiCheck | None = None
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        #: (when the check started, its answer, the check it came from)
+        self._answer: tuple[float, tuple[bool, str], ApiCheck] | None = None
+        self._running: asyncio.Task[tuple[bool, str]] | None = None
 
     async def ready(self) -> tuple[bool, str]:
         """(ready?, why) for /readyz."""
         if not self.started:
             return False, "starting"
-        if self.api_check is not None:
-            try:
-                async with asyncio.timeout(API_CHECK_TIMEOUT):
-                    await self.api_check()
-            except TimeoutError:
-                return False, f"Kubernetes API: no answer within {API_CHECK_TIMEOUT:g}s"
-            except Exception as exc:  # whatever failed, the answer is "not ready, because ..."
-                return False, f"Kubernetes API: {exc}"
-        return True, "ok"
+        check = self.api_check
+        if check is None:
+            return True, "ok"
+        cached = self._answer
+        if (
+            cached is not None
+            and cached[2] is check
+            and self._clock() - cached[0] < self._cache_seconds
+        ):
+            return cached[1]
+        if self._running is None:
+            self._running = asyncio.create_task(self._refresh(check), name="readyz-check")
+        # Shielded: a probe that gives up (client gone, handler cancelled) must not cancel the
+        # check the other waiting probes share.
+        return await asyncio.shield(self._running)
+
+    async def _refresh(self, check: ApiCheck) -> tuple[bool, str]:
+        # Stamped with the start, so checks start at least one period apart even when one is
+        # slow; failures are cached too, or a refusing API would be asked on every hit.
+        started = self._clock()
+        try:
+            answer = await _check_api(check)
+            self._answer = (started, answer, check)
+            return answer
+        finally:
+            self._running = None
 
 
 def build_app(health: Health) -> web.Application:
