@@ -2,13 +2,30 @@
 
 One registry per process (``REGISTRY``) so tests and the benchmark can read values directly.
 Names follow Prometheus conventions: ``zstack_operator_`` prefix, ``_total`` counters, base units.
+The registry also carries prometheus_client's standard process, platform and GC collectors
+(``process_*``, ``python_info``, ``python_gc_*``): it is not the library's default registry,
+which would have had them, so they are added here explicitly.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+#: CPU seconds, resident and virtual memory, open and max file descriptors, start time.
+ProcessCollector(registry=REGISTRY)
+#: python_info{implementation, major, minor, patchlevel, version}.
+PlatformCollector(registry=REGISTRY)
+#: Objects collected and uncollectable, and collections, per GC generation.
+GCCollector(registry=REGISTRY)
 
 RECONCILES = Counter(
     "zstack_operator_reconciles_total",
