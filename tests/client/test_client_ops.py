@@ -75,7 +75,9 @@ async def test_add_reports_every_param_and_tags(mode_sim: Simulator, client: ZSt
     assert inv.create_date is not None
     record = mode_sim.context.state.services[inv.uuid]
     assert record.extra["systemTags"] == ["s::t"]
-    assert record.extra["userTags"] == ["team-a"]
+    # userTags become user tags on the service, not a create-only leftover.
+    assert "userTags" not in record.extra
+    assert [t.tag for t in mode_sim.context.state.tags_on(inv.uuid)] == ["team-a"]
     counters = await mode_sim.admin.counters()
     assert counters.count("AddModelService", _reply_status(mode_sim)) == 1
     assert counters.created == {inv.uuid: 1}

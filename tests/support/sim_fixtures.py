@@ -5,7 +5,7 @@
 - ``sim_process_factory``: run ``zstack-operator sim`` as a subprocess on a free port, with a
   state file so ``restart()`` keeps its world; for e2e and chaos tests.
 
-The helpers (``login``, ``api``, ``wait_job``) speak plain HTTP with httpx and never use the
+The helpers (``login``, ``call``, ``wait_job``) speak plain HTTP with httpx and never use the
 operator's client, so simulator tests do not depend on it.
 """
 
@@ -151,9 +151,15 @@ def api_url(base: str, path: str) -> str:
     return f"{base}/zstack/v1{path}"
 
 
-async def login(http: httpx.AsyncClient, base: str) -> str:
-    """Log in as the default admin; returns the session uuid."""
-    body = {"logInByAccount": {"accountName": "admin", "password": PASSWORD_SHA512}}
+async def login(
+    http: httpx.AsyncClient, base: str, account: str = "admin", password: str | None = None
+) -> str:
+    """Log in (as the default admin unless told); returns the session uuid.
+
+    ``password`` is the plain text; None is the admin's default.
+    """
+    hashed = PASSWORD_SHA512 if password is None else hashlib.sha512(password.encode()).hexdigest()
+    body = {"logInByAccount": {"accountName": account, "password": hashed}}
     response = await http.put(api_url(base, "/accounts/login"), json=body)
     assert response.status_code == 200, response.text
     session: str = response.json()["inventory"]["uuid"]

@@ -25,14 +25,16 @@ from .config import (
 )
 
 if TYPE_CHECKING:
-    from .admin import AccessKey, SimAdmin, SimCounters, SimJob
+    from .admin_client import AccessKey, SimAccount, SimAdmin, SimCounters, SimJob, SimService
     from .server import Simulator, running_simulator
 
 _LAZY = {
-    "AccessKey": "admin",
-    "SimAdmin": "admin",
-    "SimCounters": "admin",
-    "SimJob": "admin",
+    "AccessKey": "admin_client",
+    "SimAccount": "admin_client",
+    "SimAdmin": "admin_client",
+    "SimCounters": "admin_client",
+    "SimJob": "admin_client",
+    "SimService": "admin_client",
     "Simulator": "server",
     "running_simulator": "server",
 }
@@ -43,11 +45,13 @@ __all__ = [
     "DEFAULT_MODEL_UUIDS",
     "DEFAULT_ZONE_UUID",
     "AccessKey",
+    "SimAccount",
     "SimAdmin",
     "SimConfig",
     "SimCounters",
     "SimJob",
     "SimMode",
+    "SimService",
     "Simulator",
     "running_simulator",
 ]

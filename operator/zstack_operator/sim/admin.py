@@ -1,10 +1,11 @@
-"""The simulator's admin API (``/_sim``, no auth, never counted or faulted) and its client.
+"""The simulator's admin API (``/_sim``, no auth, never counted or faulted).
 
 Routes: ``GET /_sim/counters``, ``POST /_sim/counters/reset``, ``GET|PUT /_sim/faults``,
 ``POST /_sim/sessions/expire``, ``GET /_sim/jobs``, ``POST /_sim/jobs/release``,
-``POST /_sim/access-keys``, ``POST /_sim/model-centers``, ``POST /_sim/models`` and
-``POST /_sim/reset``. ``SimAdmin`` is the typed async httpx client of those routes that tests
-and benchmarks use. Mounted by ``app.build_app``.
+``GET|POST /_sim/accounts``, ``POST /_sim/access-keys``, ``GET /_sim/services``,
+``POST /_sim/model-centers``, ``POST /_sim/models`` and ``POST /_sim/reset``. Their typed
+client, ``SimAdmin``, lives in ``admin_client`` and is re-exported here. Mounted by
+``app.build_app``.
 """
 
 from __future__ import annotations
@@ -13,17 +14,27 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
-import httpx
 from aiohttp import web
 
 from ..zstack.models import UUID32_PATTERN
+from . import accounts
+from .admin_client import AccessKey, SimAccount, SimAdmin, SimCounters, SimJob, SimService
+from .errorcodes import ApiError
 from .faults import Faults
 from .runtime import CONTEXT_KEY
 from .state import new_uuid
+
+__all__ = [
+    "AccessKey",
+    "SimAccount",
+    "SimAdmin",
+    "SimCounters",
+    "SimJob",
+    "SimService",
+    "add_routes",
+]
 
 
 def _ok(body: dict[str, Any]) -> web.Response:
@@ -91,10 +102,68 @@ async def release_jobs(request: web.Request) -> web.Response:
 
 
 async def access_keys(request: web.Request) -> web.Response:
-    """POST /_sim/access-keys: a new AccessKey pair for ``ZStack <id>:<signature>`` auth."""
+    """POST /_sim/access-keys ``{"account"?: name}``: a new AccessKey pair.
+
+    For ``ZStack <id>:<signature>`` auth, acting as that account (the admin when not named).
+    """
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        name = (await _json(request)).get("account")
+    except ValueError as exc:
+        return _bad(str(exc))
+    account = accounts.by_name(ctx, name) if name is not None else accounts.admin_account(ctx)
+    if account is None:
+        return _bad(f"no account called {name!r}")
     key_id, secret = secrets.token_hex(10).upper(), secrets.token_urlsafe(30)
-    request.app[CONTEXT_KEY].state.add_access_key(key_id, secret)
-    return _ok({"accessKeyId": key_id, "accessKeySecret": secret})
+    ctx.state.add_access_key(key_id, secret, account.uuid)
+    return _ok({"accessKeyId": key_id, "accessKeySecret": secret, "accountUuid": account.uuid})
+
+
+async def account_list(request: web.Request) -> web.Response:
+    """GET /_sim/accounts: every account, the admin first (never a password)."""
+    ctx = request.app[CONTEXT_KEY]
+    return _ok(
+        {
+            "accounts": [
+                {"uuid": a.uuid, "name": a.name, "type": a.type} for a in accounts.all_accounts(ctx)
+            ]
+        }
+    )
+
+
+async def create_account(request: web.Request) -> web.Response:
+    """POST /_sim/accounts ``{"name", "password"}`` (plain text): a new normal account."""
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        body = await _json(request)
+    except ValueError as exc:
+        return _bad(str(exc))
+    name, password = body.get("name"), body.get("password")
+    if not isinstance(name, str) or not name.strip() or not isinstance(password, str):
+        return _bad("name (a non-empty string) and password (a string) are required")
+    try:
+        rec = accounts.create(ctx, name.strip(), accounts.hash_password(password))
+    except ApiError as exc:
+        return _bad(exc.error.details or "account not created")
+    return _ok({"uuid": rec.uuid, "name": rec.name})
+
+
+async def services(request: web.Request) -> web.Response:
+    """GET /_sim/services: every model service with its owner, whoever owns it."""
+    state = request.app[CONTEXT_KEY].state
+    return _ok(
+        {
+            "services": [
+                {
+                    "uuid": rec.uuid,
+                    "name": rec.fields.get("name"),
+                    "ownerAccountUuid": rec.owner,
+                    "version": str(rec.version),
+                }
+                for rec in state.services.values()
+            ]
+        }
+    )
 
 
 async def _add_uuid(request: web.Request, kind: str) -> web.Response:
@@ -120,10 +189,14 @@ async def models(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    """POST /_sim/reset: back to the seed; counters zeroed and faults as at start."""
+    """POST /_sim/reset: back to the seed; counters zeroed and faults as at start.
+
+    The ``--tenant`` accounts are created again (with new uuids), other accounts are gone.
+    """
     ctx = request.app[CONTEXT_KEY]
     await ctx.jobs.clear()
     ctx.state.reset()
+    accounts.ensure_tenants(ctx)
     ctx.counters.reset()
     fresh = Faults.from_config(ctx.config)
     ctx.faults.merge(fresh.to_json())
@@ -139,159 +212,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/sessions/expire", expire_sessions)
     app.router.add_get("/_sim/jobs", jobs)
     app.router.add_post("/_sim/jobs/release", release_jobs)
+    app.router.add_get("/_sim/accounts", account_list)
+    app.router.add_post("/_sim/accounts", create_account)
     app.router.add_post("/_sim/access-keys", access_keys)
+    app.router.add_get("/_sim/services", services)
     app.router.add_post("/_sim/model-centers", model_centers)
     app.router.add_post("/_sim/models", models)
     app.router.add_post("/_sim/reset", reset)
-
-
-@dataclass(frozen=True)
-class SimCounters:
-    """A ``GET /_sim/counters`` snapshot."""
-
-    requests: dict[str, dict[str, int]]
-    create_requests: dict[str, int]
-    created: dict[str, int]
-    in_flight: int
-    peak_in_flight: int
-    resources: int
-    logins: int
-    sessions_active: int
-
-    def count(self, api: str, outcome: str | None = None) -> int:
-        """Requests to ``api`` that ended with ``outcome`` (any outcome when None)."""
-        outcomes = self.requests.get(api, {})
-        return sum(outcomes.values()) if outcome is None else outcomes.get(outcome, 0)
-
-
-@dataclass(frozen=True)
-class SimJob:
-    """One entry of ``GET /_sim/jobs``."""
-
-    uuid: str
-    api: str
-    state: str  # running | held | succeeded | failed
-    status: int | None = None
-
-
-@dataclass(frozen=True)
-class AccessKey:
-    """An AccessKey pair; the secret stays out of ``repr``."""
-
-    access_key_id: str
-    access_key_secret: str
-
-    def __repr__(self) -> str:
-        return f"AccessKey(access_key_id={self.access_key_id!r})"
-
-
-class SimAdmin:
-    """Async client of a simulator's ``/_sim`` admin API."""
-
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=f"{base_url}/_sim", timeout=timeout, trust_env=False
-        )
-
-    async def __aenter__(self) -> SimAdmin:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = await self._http.request(method, path, json=body)
-        response.raise_for_status()
-        return response.json()
-
-    async def counters(self) -> SimCounters:
-        """The counters now."""
-        doc = await self._call("GET", "/counters")
-        return SimCounters(
-            requests=doc["requests"],
-            create_requests=doc["createRequests"],
-            created=doc["created"],
-            in_flight=doc["inFlight"],
-            peak_in_flight=doc["peakInFlight"],
-            resources=doc["resources"],
-            logins=doc["logins"],
-            sessions_active=doc["sessionsActive"],
-        )
-
-    async def reset_counters(self) -> None:
-        """Zero the counters."""
-        await self._call("POST", "/counters/reset")
-
-    async def faults(self) -> dict[str, Any]:
-        """The fault knobs now (camelCase JSON)."""
-        result: dict[str, Any] = await self._call("GET", "/faults")
-        return result
-
-    async def set_faults(
-        self,
-        *,
-        latency_ms: float | None = None,
-        error_rate: float | None = None,
-        reset_rate: float | None = None,
-        throttle_rate: float | None = None,
-        retry_after: float | None = None,
-        outage: bool | None = None,
-        job_duration_ms: float | None = None,
-        hold_jobs: bool | None = None,
-    ) -> dict[str, Any]:
-        """Change the given knobs only; returns every knob after the change."""
-        given = {
-            "latencyMs": latency_ms,
-            "errorRate": error_rate,
-            "resetRate": reset_rate,
-            "throttleRate": throttle_rate,
-            "retryAfter": retry_after,
-            "outage": outage,
-            "jobDurationMs": job_duration_ms,
-            "holdJobs": hold_jobs,
-        }
-        result: dict[str, Any] = await self._call(
-            "PUT", "/faults", {k: v for k, v in given.items() if v is not None}
-        )
-        return result
-
-    async def expire_sessions(self) -> int:
-        """Expire every session now; returns how many sessions there were."""
-        return int((await self._call("POST", "/sessions/expire"))["expired"])
-
-    async def release_jobs(self) -> int:
-        """Stop holding jobs and finish every running one now; returns how many there were."""
-        return int((await self._call("POST", "/jobs/release"))["released"])
-
-    async def jobs(self) -> list[SimJob]:
-        """Every job the simulator still remembers, oldest first."""
-        doc = await self._call("GET", "/jobs")
-        return [SimJob(j["uuid"], j["api"], j["state"], j.get("status")) for j in doc["jobs"]]
-
-    async def create_access_key(self) -> AccessKey:
-        """A new AccessKey pair."""
-        doc = await self._call("POST", "/access-keys")
-        return AccessKey(doc["accessKeyId"], doc["accessKeySecret"])
-
-    async def add_model_center(self, uuid: str | None = None) -> str:
-        """Make a model center known; returns its uuid."""
-        return str(
-            (await self._call("POST", "/model-centers", {"uuid": uuid} if uuid else {}))["uuid"]
-        )
-
-    async def add_model(self, uuid: str | None = None) -> str:
-        """Make a model known; returns its uuid."""
-        return str((await self._call("POST", "/models", {"uuid": uuid} if uuid else {}))["uuid"])
-
-    async def reset(self) -> None:
-        """Everything back to the seed."""
-        await self._call("POST", "/reset")

@@ -4,7 +4,8 @@ Every request outside ``/_sim`` comes through ``handle``: it is routed like ZSta
 (unknown path: 404 ``no api mapping to ...``; a method the path does not take: 405), counted
 per API and outcome, delayed by the configured latency and possibly refused by an injected fault
 (connection reset, 429 with ``Retry-After``, 503 ``SYS.1000``, or an outage that drops every
-connection) before the handler in ``services_api``/``identity_api`` runs. ``build_app`` also
+connection) before the handler (``services_api``, ``identity_api``, ``accounts_api``,
+``tags_api``, ``mn_api``) runs. ``build_app`` also
 mounts the admin routes (``admin``) and raises aiohttp's header limits so a 1000-uuid
 ``q=uuid?=...`` request line (about 33 KB) is accepted. Built by ``server``.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import admin, identity_api, services_api
+from . import accounts_api, admin, identity_api, mn_api, services_api, tags_api
 from .config import CONTEXT_PATH
 from .errorcodes import ApiError, RestError, error_body, error_code
 from .faults import Fault
@@ -66,6 +67,25 @@ ROUTES: tuple[Route, ...] = (
         ("v1", "accounts", "sessions", "{uuid}", "valid"),
         {"GET": ("ValidateSession", identity_api.validate_session)},
     ),
+    Route(
+        ("v1", "accounts"),
+        {
+            "POST": ("CreateAccount", accounts_api.create_account),
+            "GET": ("QueryAccount", accounts_api.query_accounts),
+        },
+    ),
+    # After the literal ``accounts/login``: the first matching pattern wins.
+    Route(("v1", "accounts", "{uuid}"), {"GET": ("QueryAccount", accounts_api.query_accounts)}),
+    Route(
+        ("v1", "user-tags"),
+        {
+            "POST": ("CreateUserTag", tags_api.create_user_tag),
+            "GET": ("QueryUserTag", tags_api.query_user_tags),
+        },
+    ),
+    Route(("v1", "user-tags", "{uuid}"), {"GET": ("QueryUserTag", tags_api.query_user_tags)}),
+    Route(("v1", "tags", "{uuid}"), {"DELETE": ("DeleteTag", tags_api.delete_tag)}),
+    Route(("v1", "management-nodes", "actions"), {"PUT": ("GetVersion", mn_api.get_version)}),
     Route(
         _SERVICE,
         {

@@ -6,7 +6,9 @@ unparsable Date; 403 ``requestTimeTooSkewed`` beyond 15 minutes of skew). ``auth
 the API pipeline: an unknown or expired session is ``ID.1001``; an unknown access key or a wrong
 signature is ``ID.1000`` (the real signature check is closed source; this choice is
 documented in docs/simulator.md). A valid session is extended by the session timeout on every
-call (sliding expiry). Used by ``services_api`` and ``identity_api``.
+call (sliding expiry). Both kinds of credential name an account: ``authenticate`` answers with
+its uuid, which the API modules use for ownership and the query identity filter. Used by every
+API module that needs a credential.
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ def sign(secret: str, string_to_sign: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def authenticate(state: State, cred: Credential, session_timeout: float) -> None:
-    """API-pipeline check of a credential; extends a valid session (sliding expiry)."""
+def authenticate(state: State, cred: Credential, session_timeout: float) -> str:
+    """API-pipeline check of a credential; returns the caller's account uuid.
+
+    A valid session is extended (sliding expiry).
+    """
     now = time.time()
     if cred.access_key_id is not None:
         secret = state.access_keys.get(cred.access_key_id)
@@ -81,9 +86,10 @@ def authenticate(state: State, cred: Credential, session_timeout: float) -> None
             raise failure("ID.1000", f"access key[{cred.access_key_id}] is not found")
         if not hmac.compare_digest(sign(secret, cred.string_to_sign), cred.signature or ""):
             raise failure("ID.1000", "the signature of the request does not match the access key")
-        return
+        return state.access_key_accounts[cred.access_key_id]
     session = state.sessions.get(cred.session_uuid or "")
     if session is None or session.expires_at <= now:
         raise session_expired()
     session.expires_at = now + session_timeout
     state.save_session(session)
+    return session.account_uuid

@@ -32,6 +32,14 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _tenant(text: str) -> tuple[str, str]:
+    name, sep, password = text.partition(":")
+    if not sep or not name.strip() or not password:
+        # The value holds a password: the message must not repeat it.
+        raise argparse.ArgumentTypeError("a tenant is NAME:PASSWORD, both non-empty")
+    return name.strip(), password
+
+
 def register(subparsers: Any) -> None:
     """Add the ``sim`` subcommand."""
     defaults = SimConfig()
@@ -71,9 +79,30 @@ def register(subparsers: Any) -> None:
         default=defaults.session_timeout,
         help="seconds a session lives after its last use (%(default)s)",
     )
-    p.add_argument("--account", default=defaults.account, help="account name (%(default)s)")
     p.add_argument(
-        "--password", default=defaults.password, help="plain text; login sends its SHA-512"
+        "--account",
+        default=defaults.account,
+        help="login name of the built-in admin, uuid 36c27e8ff05c4780bf6d2fa65700f22e "
+        "(%(default)s)",
+    )
+    p.add_argument(
+        "--password",
+        default=defaults.password,
+        help="the admin's password, plain text; login sends its SHA-512",
+    )
+    p.add_argument(
+        "--tenant",
+        type=_tenant,
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="a normal account that exists from the start (repeatable); it sees and changes "
+        "only its own model services",
+    )
+    p.add_argument(
+        "--zstack-version",
+        default=defaults.zstack_version,
+        help="what GetVersion reports (%(default)s); nothing else changes with it",
     )
     p.add_argument(
         "--job-ttl",
@@ -111,6 +140,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         session_timeout=args.session_timeout,
         account=args.account,
         password=args.password,
+        tenants=tuple(args.tenant),
+        zstack_version=args.zstack_version,
         job_ttl=args.job_ttl,
         error_rate=args.error_rate,
         reset_rate=args.reset_rate,
@@ -130,6 +161,10 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = config_from_args(args)
+    names = [name for name, _ in config.tenants]
+    if config.account in names or len(set(names)) != len(names):
+        sys.stderr.write("zstack-operator sim: tenant names must be unique and not the admin's\n")
+        return 2
 
     def ready(sim: Simulator) -> None:
         sys.stdout.write(

@@ -21,7 +21,10 @@ DEFAULT_MODEL_UUIDS: tuple[str, ...] = (
     "eccbc87e4b5c4e2f9a1b2c3d4e5f6a7b",
 )
 #: Uuid of ZStack's built-in admin account (``AccountConstant.INITIAL_SYSTEM_ADMIN_UUID``).
+#: The client has its own copy (``zstack.models``): the simulator's light imports stay light.
 ADMIN_ACCOUNT_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"
+#: What GetVersion reports unless told otherwise: the newest release ZSTACK-API.md describes.
+DEFAULT_ZSTACK_VERSION = "5.5.22"
 #: The context path every API lives under; clients append it to the endpoint root.
 CONTEXT_PATH = "/zstack"
 
@@ -46,8 +49,15 @@ class SimConfig:
     job_duration_ms: float = 100.0
     #: ``identity.session.timeout``: every authenticated call extends a session by this much.
     session_timeout: float = 7200.0
+    #: Login of the built-in admin (uuid ``ADMIN_ACCOUNT_UUID``).
     account: str = "admin"
     password: str = field(default="password", repr=False)
+    #: Normal accounts that exist from the start (and again after a reset): (name, plain
+    #: password) pairs; login sends the SHA-512 of the password, as for the admin.
+    tenants: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: What ``GetVersion`` answers. Only the reported string for now: the API surface does
+    #: not change with it.
+    zstack_version: str = DEFAULT_ZSTACK_VERSION
     #: ``rest.completedApi.expiredPeriod``: how long finished jobs can still be polled.
     job_ttl: float = 10800.0
     error_rate: float = 0.0

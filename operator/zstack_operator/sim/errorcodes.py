@@ -34,6 +34,8 @@ MSG_BIND = "org.zstack.ai.message.APIBindModelToServiceMsg"
 MSG_UNBIND = "org.zstack.ai.message.APIUnbindModelFromServiceMsg"
 MSG_LOGIN = "org.zstack.header.identity.APILogInByAccountMsg"
 MSG_RENEW = "org.zstack.header.identity.APIRenewSessionMsg"
+MSG_CREATE_ACCOUNT = "org.zstack.header.identity.APICreateAccountMsg"
+MSG_CREATE_USER_TAG = "org.zstack.header.tag.APICreateUserTagMsg"
 
 _UUID_RULE = (
     "A valid uuid is a UUID(v4 recommended) with '-' stripped. see "
@@ -116,6 +118,47 @@ def invalid_resource_uuid(value: str) -> ApiError:
 def already_exists(uuid: str, vo_type: str) -> ApiError:
     """``resourceUuid`` is taken: ZStack raises an internal error (``APICreateMessage``)."""
     return failure("SYS.1000", f"resource[uuid:{uuid}, type:{vo_type}] already exists")
+
+
+def too_long(field: str, message: str, limit: int, found: str) -> ApiError:
+    """A String longer than its ``maxLength`` (``ApiMessageParamValidator``)."""
+    return failure(
+        "SYS.1007",
+        f"field[{field}] of message[{message}] exceeds max length of string. expected was <= "
+        f"{limit}, actual was {len(found)}",
+    )
+
+
+def operation_denied(
+    uuid: str, vo_type: str, owner_name: str, owner_uuid: str, caller: str
+) -> ApiError:
+    """A uuid field names another account's resource (``AccountAPIRequestChecker``).
+
+    The spacing is the source's own (``type: %s,ownerAccountName:%s``), not tidied up.
+    """
+    return failure(
+        "ID.1002",
+        f"operation denied. The resource[uuid: {uuid}, type: {vo_type},ownerAccountName:"
+        f"{owner_name}, ownerAccountUuid:{owner_uuid}] doesn't belong to the account[uuid: "
+        f"{caller}]",
+    )
+
+
+def admin_only(message: str) -> ApiError:
+    """An ``adminOnlyAPIs`` entry called by anyone but the admin (``RBACAPIRequestChecker``)."""
+    return failure(
+        "ID.1002",
+        f"request api[name: {message}] is admin only, can not be executed by current user",
+    )
+
+
+def not_owner(caller: str, uuid: str, vo_type: str) -> ApiError:
+    """A non-admin acting on a resource it does not own (``OperationTargetAPIRequestChecker``)."""
+    return failure(
+        "SYS.1006",
+        f"permission denied, the account[uuid:{caller}] is not the owner of the "
+        f"resource[uuid:{uuid}, type:{vo_type}]",
+    )
 
 
 def session_expired() -> ApiError:

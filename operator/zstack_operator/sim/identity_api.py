@@ -1,8 +1,9 @@
 """The identity APIs: login, logout, session renewal and validation.
 
-``LogInByAccount`` compares the password as ZStack stores it, the SHA-512 hex of the configured
-password, and opens a session that expires after the session timeout (extended by every
-authenticated call, see ``auth``). ``RenewSession`` is asynchronous like every non-query API
+``LogInByAccount`` finds the account by name (the built-in admin or a normal account, see
+``accounts``), compares the password as ZStack stores it (the SHA-512 hex) and opens a session
+for that account that expires after the session timeout (extended by every authenticated call,
+see ``auth``). ``RenewSession`` is asynchronous like every non-query API
 (``APIRenewSessionEvent``); logout and validation are synchronous and need no credential.
 Session uuids are credentials: nothing here logs them. Routed by ``app``.
 """
@@ -10,15 +11,14 @@ Session uuids are credentials: nothing here logs them. Routed by ``app``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import time
 from typing import Any
 
 from aiohttp import web
 
+from . import accounts
 from .auth import authenticate, read_credential
-from .config import ADMIN_ACCOUNT_UUID
 from .errorcodes import MSG_LOGIN, MSG_RENEW, failure, mandatory, out_of_range, session_expired
 from .inventory import session_inventory
 from .request import ApiRequest, json_response
@@ -46,12 +46,14 @@ async def login(ctx: SimContext, req: ApiRequest) -> web.Response:
             raise mandatory("accountName", MSG_LOGIN)
         if password is None:
             raise mandatory("password", MSG_LOGIN)
-        stored = hashlib.sha512(ctx.config.password.encode()).hexdigest()
-        if account != ctx.config.account or not hmac.compare_digest(password, stored):
+        found = accounts.by_name(ctx, account)
+        # compare_digest also for an unknown name: the answer must not time which it was.
+        stored = found.password if found is not None else ""
+        if not hmac.compare_digest(password.encode(), stored.encode()) or found is None:
             raise failure("ID.1000", "wrong account name or password")
         now = time.time()
         expires = now + ctx.config.session_timeout
-        session = SessionRecord(new_uuid(), ADMIN_ACCOUNT_UUID, now, expires)
+        session = SessionRecord(new_uuid(), found.uuid, now, expires)
         ctx.state.save_session(session)
         ctx.counters.logins += 1
         return {"inventory": session_inventory(session)}

@@ -1,9 +1,10 @@
 """Renders stored records as the inventories ZStack returns.
 
-Owned here: the JSON shape of ``ModelServiceInventory`` and ``SessionInventory`` on the wire:
-field order and names from ``zstack.models``, null fields omitted (CloudBusGson never serialises
-nulls) and dates in Gson's default format. Used by ``services_ops`` (job results),
-``services_api`` (queries) and ``identity_api`` (login and renew).
+Owned here: the JSON shape of ``ModelServiceInventory``, ``SessionInventory``,
+``AccountInventory`` and ``UserTagInventory`` on the wire: field order and names from
+``zstack.models``, null fields omitted (CloudBusGson never serialises nulls) and dates in Gson's
+default format. Used by ``services_ops`` (job results), ``services_api`` (queries),
+``identity_api`` (login and renew), ``accounts_api`` and ``tags_api``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..zstack.models import ModelServiceInventory, format_zstack_date
-from .state import ServiceRecord, SessionRecord
+from ..zstack.models import (
+    AccountInventory,
+    ModelServiceInventory,
+    UserTagInventory,
+    format_zstack_date,
+)
+from .records import AccountRecord, ServiceRecord, SessionRecord, TagRecord
 
 #: Wire names of every ModelServiceInventory field, in the order ZStack prints them.
 INVENTORY_FIELDS: tuple[str, ...] = tuple(
     info.alias or name for name, info in ModelServiceInventory.model_fields.items()
 )
+#: Wire names of the AccountInventory and UserTagInventory fields.
+ACCOUNT_FIELDS = frozenset(i.alias or n for n, i in AccountInventory.model_fields.items())
+USER_TAG_FIELDS = frozenset(i.alias or n for n, i in UserTagInventory.model_fields.items())
 #: Inventory fields holding dates (compared as dates by queries).
 DATE_FIELDS = frozenset({"createDate", "lastOpDate"})
 #: Sub-fields of the list-of-object inventory fields a query may name as ``list.field``.
@@ -76,4 +85,28 @@ def session_inventory(rec: SessionRecord) -> dict[str, Any]:
         "expiredDate": gson_date(rec.expires_at),
         "createDate": gson_date(rec.created_at),
         "noSessionEvaluation": False,
+    }
+
+
+def account_inventory(rec: AccountRecord) -> dict[str, Any]:
+    """The AccountInventory of ``rec`` (never its password)."""
+    out: dict[str, Any] = {"uuid": rec.uuid, "name": rec.name}
+    if rec.description is not None:
+        out["description"] = rec.description
+    out["type"] = rec.type
+    out["createDate"] = gson_date(rec.create_date)
+    out["lastOpDate"] = gson_date(rec.last_op_date)
+    return out
+
+
+def tag_inventory(rec: TagRecord) -> dict[str, Any]:
+    """The UserTagInventory of ``rec`` (no tag pattern: user tags here are free text)."""
+    return {
+        "uuid": rec.uuid,
+        "resourceUuid": rec.resource_uuid,
+        "resourceType": rec.resource_type,
+        "tag": rec.tag,
+        "type": "User",
+        "createDate": gson_date(rec.create_date),
+        "lastOpDate": gson_date(rec.last_op_date),
     }

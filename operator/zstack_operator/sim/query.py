@@ -1,11 +1,15 @@
-"""ZStack's query language for ``GET /v1/ai/model-services``: ``q=``, paging, sort, count.
+"""ZStack's query language for the simulator's Query APIs: ``q=``, paging, sort, count.
 
 Parsing follows ``RestServer.handleQueryApi``: operators are tried in ZStack's order (``!=``
 before ``=``, ...), the first one contained in the condition splits it once, names are trimmed
 and values are not; a condition without an operator or a non-integer ``limit``/``start`` is a
 plain-text 400 (``RestError``). Evaluation is SQL-like: a null field matches no comparison, and
 ``~=``/``!~=`` are SQL ``LIKE`` patterns. A field the inventory does not have is an invalid
-argument (``SYS.1007``). Called by ``services_api``.
+argument (``SYS.1007``); which fields exist is the ``InventorySchema`` of the API
+(``MODEL_SERVICES`` unless told otherwise). ``__userTag__`` and ``__systemTag__`` are accepted
+on every inventory, as ZQL does (ZSTACK-AI-LIFECYCLE.md 6.4): ``<uuid> IN (resources with a
+matching tag)``, and the negative operators ``NOT IN`` that, i.e. "has no such tag". Called by
+``services_api``, ``accounts_api`` and ``tags_api``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +44,30 @@ _NEGATIVE = frozenset({"!=", "!?=", "!~="})
 _POSITIVE_OF = {"!=": "=", "!?=": "?=", "!~=": "~="}
 DEFAULT_LIMIT = 1000
 _INT_MAX = 2**31 - 1
+#: The tag pseudo-fields every inventory accepts in ``q=`` (``ZQLMetadata#hasInventoryField``).
+TAG_FIELDS = frozenset({"__userTag__", "__systemTag__"})
+#: ``(pseudo-field, resource uuid) -> its tags``: what tag conditions are evaluated against.
+TagLookup = Callable[[str, str], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class InventorySchema:
+    """What a query may name: the inventory's fields and its nested list-of-object fields."""
+
+    #: The Java class error texts name, e.g. ``org.zstack.ai.entity.ModelServiceInventory``.
+    class_name: str
+    fields: frozenset[str]
+    nested: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def simple_name(self) -> str:
+        """The class name without its package."""
+        return self.class_name.rpartition(".")[2]
+
+
+MODEL_SERVICES = InventorySchema(
+    "org.zstack.ai.entity.ModelServiceInventory", frozenset(INVENTORY_FIELDS), NESTED_FIELDS
+)
 
 
 @dataclass(frozen=True)
@@ -124,14 +152,14 @@ def candidate_uuids(spec: QuerySpec) -> set[str] | None:
     return found
 
 
-def _check_field(name: str) -> None:
+def _check_field(name: str, schema: InventorySchema) -> None:
     head, _, sub = name.partition(".")
-    known = sub in NESTED_FIELDS.get(head, ()) if sub else head in INVENTORY_FIELDS
-    if not known:
+    known = sub in schema.nested.get(head, ()) if sub else head in schema.fields
+    if not known and name not in TAG_FIELDS:
         raise failure(
             "SYS.1007",
             f"condition name[{name}] is invalid, no such field on inventory "
-            f"class[org.zstack.ai.entity.ModelServiceInventory]",
+            f"class[{schema.class_name}]",
         )
 
 
@@ -235,18 +263,49 @@ def matches(cond: Condition, inv: Mapping[str, Any]) -> bool:
     return _matches_positive(cond, values)
 
 
-def run_query(spec: QuerySpec, inventories: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def matches_tags(cond: Condition, tags: Iterable[str]) -> bool:
+    """Whether a resource with these tags satisfies a ``__userTag__``-style condition.
+
+    ZQL turns it into ``uuid IN (SELECT resourceUuid ... WHERE tag <op> <value>)``, and a
+    negative operator into ``NOT IN`` the positive one: "has no such tag", true for a resource
+    without tags. ``not null`` is "has a tag" and ``is null`` "has none" (unverified).
+    """
+    values = list(tags)
+    if cond.op in ("is null", "not null"):
+        return bool(values) == (cond.op == "not null")
+    if cond.op in _NEGATIVE:
+        return not matches_tags(Condition(cond.name, _POSITIVE_OF[cond.op], cond.value), values)
+    return _matches_positive(cond, values)
+
+
+def _no_tags(field: str, uuid: str) -> Iterable[str]:
+    return ()
+
+
+def run_query(
+    spec: QuerySpec,
+    inventories: Iterable[dict[str, Any]],
+    schema: InventorySchema = MODEL_SERVICES,
+    tags: TagLookup = _no_tags,
+) -> dict[str, Any]:
     """Filter, sort, page and shape inventories into ZStack's query reply."""
     for cond in spec.conditions:
-        _check_field(cond.name)
+        _check_field(cond.name, schema)
     if spec.limit < 0 or spec.start < 0:
         bad, value = ("limit", spec.limit) if spec.limit < 0 else ("start", spec.start)
         raise failure("SYS.1007", f"{bad} must be in range of [0, {_INT_MAX}], but {value} found")
-    hits = [inv for inv in inventories if all(matches(c, inv) for c in spec.conditions)]
+    plain = [c for c in spec.conditions if c.name not in TAG_FIELDS]
+    tagged = [c for c in spec.conditions if c.name in TAG_FIELDS]
+    hits = [
+        inv
+        for inv in inventories
+        if all(matches(c, inv) for c in plain)
+        and all(matches_tags(c, tags(c.name, inv["uuid"])) for c in tagged)
+    ]
     if spec.count:
         return {"total": len(hits)}
     if spec.sort_by:
-        hits = _sorted(hits, spec.sort_by, spec.sort_desc)
+        hits = _sorted(hits, spec.sort_by, spec.sort_desc, schema)
     page = hits[spec.start : spec.start + spec.limit]
     if spec.fields:
         page = [{k: v for k, v in inv.items() if k in spec.fields} for inv in page]
@@ -256,9 +315,11 @@ def run_query(spec: QuerySpec, inventories: Iterable[dict[str, Any]]) -> dict[st
     return reply
 
 
-def _sorted(hits: list[dict[str, Any]], field: str, desc: bool) -> list[dict[str, Any]]:
-    if field not in INVENTORY_FIELDS:
-        raise failure("SYS.1007", f"sortBy[{field}] is not a field of ModelServiceInventory")
+def _sorted(
+    hits: list[dict[str, Any]], field: str, desc: bool, schema: InventorySchema
+) -> list[dict[str, Any]]:
+    if field not in schema.fields:
+        raise failure("SYS.1007", f"sortBy[{field}] is not a field of {schema.simple_name}")
     present = [inv for inv in hits if inv.get(field) is not None]
     missing = [inv for inv in hits if inv.get(field) is None]
     present.sort(key=lambda inv: _key(inv[field], field), reverse=desc)
@@ -271,3 +332,17 @@ def _key(value: Any, field: str) -> Any:
     if isinstance(key, datetime | int | float | str):
         return key
     return str(key)
+
+
+def spec_for(uuid: str | None, params: Iterable[tuple[str, str]]) -> QuerySpec:
+    """The query of ``GET /<resources>[/{uuid}]``: ``/{uuid}`` ignores every parameter."""
+    if uuid is not None:
+        return QuerySpec(conditions=(Condition("uuid", "=", uuid),))
+    return parse_query(params)
+
+
+def flat_schema(reply: dict[str, Any], class_name: str) -> None:
+    """Add the class map ZStack's JsonSchemaBuilder puts in query replies (none when empty)."""
+    inventories = reply.get("inventories") or []
+    if inventories:
+        reply["schema"] = {f"inventories[{i}]": class_name for i in range(len(inventories))}

@@ -11,8 +11,9 @@ the reply or 503 with the ErrorCode. Used by ``services_api``, ``identity_api``,
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +38,8 @@ class SimContext:
     rng: random.Random
     #: The port actually bound (the config may say 0).
     port: int = 0
+    #: When this simulator started (the built-in admin's createDate).
+    started_at: float = field(default_factory=time.time)
 
     @property
     def url(self) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import identity_api, services_ops
+from . import accounts, accounts_api, identity_api, services_ops, tags_api
 from .admin import SimAdmin
 from .app import build_app
 from .config import SimConfig
@@ -67,6 +67,13 @@ def build_context(config: SimConfig) -> SimContext:
     ctx = SimContext(config, state, faults, Counters(), jobs, random.Random(config.seed))
     services_ops.register(ctx)
     identity_api.register(ctx)
+    accounts_api.register(ctx)
+    tags_api.register(ctx)
+    try:
+        accounts.ensure_tenants(ctx)
+    except BaseException:
+        state.close()
+        raise
     return ctx
 
 

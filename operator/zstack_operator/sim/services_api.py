@@ -4,7 +4,11 @@ Each handler does what ZStack's REST server does before a message exists (body a
 parsing, type checks: plain-text 400s) and hands ``runtime.submit`` a ``prepare`` step that is
 the API pipeline: credential, parameter validation and the lookups that decide whether the job
 is accepted. Accepted jobs are carried out by ``services_ops``. The query API is synchronous and
-answers here. Routed by ``app``.
+answers here. Tenancy (``accounts``): a service belongs to the account that added it; a normal
+account's queries show only its own services (``q=__userTag__=...`` is ANDed with that), and
+its Update, Delete, Bind and Unbind of another's service fail with ``ID.1002`` after the
+parameter and existence checks, as ZStack's ``AccountAPIRequestChecker`` runs after
+``ApiParamValidator``. Routed by ``app``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ..zstack.models import (
     DeleteMode,
     UpdateModelServiceParam,
 )
+from . import accounts
 from .auth import Credential, authenticate, read_credential
 from .errorcodes import (
     MSG_ADD,
@@ -33,11 +38,12 @@ from .errorcodes import (
     not_found,
 )
 from .inventory import service_inventory
-from .query import Condition, QuerySpec, candidate_uuids, parse_query, run_query
+from .query import candidate_uuids, run_query, spec_for
+from .records import SERVICE_VO
 from .request import ApiRequest
 from .runtime import Prepared, SimContext, submit, sync_call
-from .services_ops import SERVICE_VO
 from .state import ServiceRecord, new_uuid
+from .tags_api import tag_lookup
 from .validate import ADD_FIELDS, UPDATE_FIELDS, check, coerce
 
 _SCHEMA_PACKAGE = "org.zstack.ai.entity"
@@ -83,13 +89,14 @@ async def add_model_service(ctx: SimContext, req: ApiRequest) -> web.Response:
         ctx.counters.create_requests[values["resourceUuid"]] += 1
 
     def prepare() -> Prepared:
-        authenticate(ctx.state, cred, ctx.config.session_timeout)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         params = check(values, ADD_FIELDS, MSG_ADD, AddModelServiceParam)
         _check_references(ctx, params)
         uuid = params.get("resourceUuid") or new_uuid()
+        # Whoever owns it: the text names only the uuid the caller sent itself.
         if uuid in ctx.state.services or uuid in ctx.state.claims:
             raise already_exists(uuid, SERVICE_VO)
-        return Prepared({"uuid": uuid, "params": params, **tags}, claim=uuid)
+        return Prepared({"uuid": uuid, "params": params, "owner": caller, **tags}, claim=uuid)
 
     return await submit(ctx, req, "AddModelService", prepare)
 
@@ -105,10 +112,12 @@ async def update_model_service(ctx: SimContext, req: ApiRequest) -> web.Response
     uuid = req.vars["uuid"]
 
     def prepare() -> Prepared:
-        authenticate(ctx.state, cred, ctx.config.session_timeout)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         changes = check(values, UPDATE_FIELDS, MSG_UPDATE, UpdateModelServiceParam)
-        if uuid not in ctx.state.services:
+        rec = ctx.state.services.get(uuid)
+        if rec is None:
             raise not_found("uuid", uuid, SERVICE_VO)
+        accounts.check_service_owner(ctx, caller, rec)
         return Prepared({"uuid": uuid, "changes": changes})
 
     return await submit(ctx, req, "UpdateModelService", prepare)
@@ -121,13 +130,15 @@ async def delete_model_service(ctx: SimContext, req: ApiRequest) -> web.Response
     uuid = req.vars["uuid"]
 
     def prepare() -> Prepared:
-        authenticate(ctx.state, cred, ctx.config.session_timeout)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         modes = [m.value for m in DeleteMode]
         if mode not in modes:
             raise invalid_value("deleteMode", MSG_DELETE, modes, mode)
         # successIfResourceNotExisting: a well-formed missing uuid is a successful delete.
         if not re.match(UUID32_PATTERN, uuid):
             raise not_found("uuid", uuid, SERVICE_VO)
+        if (rec := ctx.state.services.get(uuid)) is not None:
+            accounts.check_service_owner(ctx, caller, rec)
         return Prepared({"uuid": uuid, "deleteMode": mode})
 
     return await submit(ctx, req, "DeleteModelService", prepare)
@@ -140,11 +151,13 @@ async def _model_binding(ctx: SimContext, req: ApiRequest, api: str) -> web.Resp
     model, service = req.vars["modelUuid"], req.vars["modelServiceUuid"]
 
     def prepare() -> Prepared:
-        authenticate(ctx.state, cred, ctx.config.session_timeout)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         if model not in ctx.state.models:
             raise not_found("modelUuid", model, "ModelVO")
-        if service not in ctx.state.services:
+        rec = ctx.state.services.get(service)
+        if rec is None:
             raise not_found("modelServiceUuid", service, SERVICE_VO)
+        accounts.check_service_owner(ctx, caller, rec)
         return Prepared({"modelUuid": model, "modelServiceUuid": service})
 
     return await submit(ctx, req, api, prepare)
@@ -163,19 +176,19 @@ async def unbind_model(ctx: SimContext, req: ApiRequest) -> web.Response:
 async def query_model_services(ctx: SimContext, req: ApiRequest) -> web.Response:
     """GET /v1/ai/model-services[/{uuid}] (QueryModelService, synchronous)."""
     cred = _credential(req)
-    if "uuid" in req.vars:  # GET /{uuid} ignores every query parameter
-        spec = QuerySpec(conditions=(Condition("uuid", "=", req.vars["uuid"]),))
-    else:
-        spec = parse_query(req.query.items())
+    spec = spec_for(req.vars.get("uuid"), req.query.items())
 
     def reply() -> dict[str, Any]:
-        authenticate(ctx.state, cred, ctx.config.session_timeout)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         services = ctx.state.services
         wanted = candidate_uuids(spec)
         records: Iterable[ServiceRecord] = services.values()
         if wanted is not None:
             records = sorted((services[u] for u in wanted if u in services), key=lambda r: r.seq)
-        result = run_query(spec, (service_inventory(rec) for rec in records))
+        if not accounts.is_admin(caller):  # the identity filter, before any condition
+            records = [rec for rec in records if rec.owner == caller]
+        inventories = (service_inventory(rec) for rec in records)
+        result = run_query(spec, inventories, tags=tag_lookup(ctx))
         if schema := _schema(result.get("inventories") or []):
             result["schema"] = schema
         return result

@@ -13,10 +13,13 @@ import functools
 import time
 from typing import Any
 
+from .config import ADMIN_ACCOUNT_UUID
 from .errorcodes import already_exists, not_found
 from .inventory import INVENTORY_FIELDS, service_inventory
+from .records import SERVICE_VO
 from .runtime import SimContext
 from .state import ServiceRecord, new_uuid
+from .tags_api import add_user_tags
 
 #: Inventory fields the simulator computes rather than copies from the params.
 _COMPUTED = frozenset(
@@ -33,7 +36,6 @@ DEFAULTS: dict[str, Any] = {
     "hasNewVersion": False,
     "size": 0,
 }
-SERVICE_VO = "ModelServiceVO"
 
 
 def _images(images: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
@@ -48,7 +50,10 @@ def _service(ctx: SimContext, uuid: str, field: str = "uuid") -> ServiceRecord:
 
 
 def add(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """AddModelService: the service appears with version 1."""
+    """AddModelService: the service appears with version 1, owned by the caller.
+
+    Its ``userTags`` are stored as user tags on it.
+    """
     uuid: str = payload["uuid"]
     if uuid in ctx.state.services:
         raise already_exists(uuid, SERVICE_VO)
@@ -60,7 +65,8 @@ def add(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         {"uuid": new_uuid(), "modelUuid": m} for m in dict.fromkeys(params.get("modelUuids", []))
     ]
     extra = {k: params[k] for k in _CREATE_ONLY if k in params}
-    extra.update({k: payload[k] for k in ("systemTags", "userTags") if k in payload})
+    if "systemTags" in payload:
+        extra["systemTags"] = payload["systemTags"]
     rec = ServiceRecord(
         uuid=uuid,
         seq=ctx.state.next_seq(),
@@ -71,8 +77,11 @@ def add(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         create_date=now,
         last_op_date=now,
         extra=extra,
+        # Jobs persisted before accounts existed were the admin's.
+        owner=payload.get("owner", ADMIN_ACCOUNT_UUID),
     )
     ctx.state.save_service(rec)
+    add_user_tags(ctx, uuid, payload.get("userTags", ()))
     ctx.counters.created[uuid] += 1
     return 200, {"inventory": service_inventory(rec)}
 

@@ -1,10 +1,11 @@
-"""The simulator's in-memory world: model services, sessions, access keys, jobs, known uuids.
+"""The simulator's in-memory world: services, accounts, tags, sessions, keys, jobs, uuids.
 
-Owned here: the record types and ``State``, the single place that changes them and writes each
+Owned here: ``State``, the single place that changes the records of ``records`` and writes each
 change through to SQLite when a state file is configured (``persist``). Request handlers
-(``services_api``, ``identity_api``), job execution (``jobs``, ``services_ops``) and the admin
-routes (``admin``) read and change the world only through this module. Everything runs on one
-event loop, so no locking is needed.
+(``services_api``, ``identity_api``, ``accounts_api``, ``tags_api``), job execution (``jobs``,
+``services_ops``) and the admin routes (``admin``) read and change the world only through this
+module. Tags go with the resource they are on (``UserTagVO``'s foreign key cascades). Everything
+runs on one event loop, so no locking is needed.
 """
 
 from __future__ import annotations
@@ -12,12 +13,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid as uuidlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_MODEL_CENTER_UUID, DEFAULT_MODEL_UUIDS, DEFAULT_ZONE_UUID
+from .config import (
+    ADMIN_ACCOUNT_UUID,
+    DEFAULT_MODEL_CENTER_UUID,
+    DEFAULT_MODEL_UUIDS,
+    DEFAULT_ZONE_UUID,
+)
 from .persist import SqliteStore
+from .records import AccountRecord, JobRecord, ServiceRecord, SessionRecord, TagRecord
+
+__all__ = [
+    "AccountRecord",
+    "JobRecord",
+    "ServiceRecord",
+    "SessionRecord",
+    "State",
+    "TagRecord",
+    "new_uuid",
+]
 
 log = logging.getLogger(__name__)
 
@@ -25,59 +41,6 @@ log = logging.getLogger(__name__)
 def new_uuid() -> str:
     """A uuid the way ZStack makes them: random v4, dashes stripped."""
     return uuidlib.uuid4().hex
-
-
-@dataclass
-class ServiceRecord:
-    """One model service. ``fields`` holds the inventory fields taken from the params."""
-
-    uuid: str
-    seq: int
-    fields: dict[str, Any]
-    #: ``{"uuid", "cpuArchitecture", "vmImageUuid"?, "dockerImage"?, "createDate", "lastOpDate"}``
-    images: list[dict[str, Any]]
-    #: ``{"uuid", "modelUuid"}`` per bound model.
-    refs: list[dict[str, str]]
-    version: int
-    create_date: float
-    last_op_date: float
-    #: Create-only inputs ZStack does not report back (tagUuids, zoneUuid, tags).
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SessionRecord:
-    """A login session; its uuid is a credential and stays out of ``repr``."""
-
-    uuid: str = field(repr=False)
-    account_uuid: str
-    created_at: float
-    expires_at: float
-
-
-@dataclass
-class JobRecord:
-    """An asynchronous API call: running while ``status`` is None."""
-
-    uuid: str
-    api: str
-    seq: int
-    created_at: float
-    #: What the job does when it completes (see ``services_ops``); None once done. May hold a
-    #: session uuid (RenewSession), so it stays out of ``repr`` like the result.
-    payload: dict[str, Any] | None = field(repr=False)
-    #: Wall-clock time the job's work is due; a restarted simulator resumes from it.
-    due_at: float
-    #: The resource uuid a running create job reserves.
-    claim: str | None = None
-    status: int | None = None
-    body: dict[str, Any] | None = field(default=None, repr=False)
-    completed_at: float | None = None
-
-    @property
-    def running(self) -> bool:
-        """True until the job has a result."""
-        return self.status is None
 
 
 _SEEDED = "seeded"
@@ -92,8 +55,17 @@ class State:
         self.model_centers: set[str] = set()
         self.models: set[str] = set()
         self.zones: set[str] = set()
+        #: Normal accounts by uuid (the built-in admin comes from ``SimConfig``).
+        self.accounts: dict[str, AccountRecord] = {}
+        #: User tags by uuid, in creation order.
+        self.tags: dict[str, TagRecord] = {}
+        #: resource uuid -> uuids of its tags: the cascade and duplicate checks are lookups.
+        self._tags_by_resource: dict[str, dict[str, None]] = {}
         self.sessions: dict[str, SessionRecord] = {}
+        #: AccessKey id -> secret.
         self.access_keys: dict[str, str] = {}
+        #: AccessKey id -> uuid of the account the key acts as.
+        self.access_key_accounts: dict[str, str] = {}
         self.jobs: dict[str, JobRecord] = {}
         #: resource uuid -> uuid of the running create job that reserved it.
         self.claims: dict[str, str] = {}
@@ -106,6 +78,10 @@ class State:
             return
         for _, doc in self._db.load("service"):
             self.services[doc["uuid"]] = ServiceRecord(**doc)
+        for _, doc in self._db.load("account"):
+            self.accounts[doc["uuid"]] = AccountRecord(**doc)
+        for _, doc in sorted(self._db.load("tag"), key=lambda kv: int(kv[1]["seq"])):
+            self._index_tag(TagRecord(**doc))
         for _, doc in self._db.load("session"):
             self.sessions[doc["uuid"]] = SessionRecord(**doc)
         for _, doc in self._db.load("job"):
@@ -117,12 +93,21 @@ class State:
             {"zone": self.zones, "center": self.model_centers, "model": self.models}[
                 doc["type"]
             ].add(key)
-        self.access_keys = {key: doc["secret"] for key, doc in self._db.load("access_key")}
+        for key, doc in self._db.load("access_key"):
+            self.access_keys[key] = doc["secret"]
+            # Keys from before accounts existed were the admin's.
+            self.access_key_accounts[key] = doc.get("accountUuid", ADMIN_ACCOUNT_UUID)
         self.services = dict(sorted(self.services.items(), key=lambda kv: kv[1].seq))
         self.jobs = dict(sorted(self.jobs.items(), key=lambda kv: kv[1].seq))
-        self._seq = max([0, *(s.seq for s in self.services.values())])
-        self._seq = max([self._seq, *(j.seq for j in self.jobs.values())])
-        log.info("loaded %d model services and %d jobs", len(self.services), len(self.jobs))
+        seqs = [s.seq for s in self.services.values()] + [j.seq for j in self.jobs.values()]
+        self._seq = max([0, *seqs, *(t.seq for t in self.tags.values())])
+        log.info(
+            "loaded %d model services, %d accounts, %d tags and %d jobs",
+            len(self.services),
+            len(self.accounts),
+            len(self.tags),
+            len(self.jobs),
+        )
 
     def _seed(self) -> None:
         self.add_uuid("zone", DEFAULT_ZONE_UUID)
@@ -134,14 +119,21 @@ class State:
 
     def reset(self) -> None:
         """Forget everything and start again from the seed."""
-        self.services.clear()
+        for table in (
+            self.services,
+            self.accounts,
+            self.tags,
+            self._tags_by_resource,
+            self.sessions,
+            self.access_keys,
+            self.access_key_accounts,
+            self.jobs,
+            self.claims,
+        ):
+            table.clear()
         self.model_centers.clear()
         self.models.clear()
         self.zones.clear()
-        self.sessions.clear()
-        self.access_keys.clear()
-        self.jobs.clear()
-        self.claims.clear()
         self._seq = 0
         if self._db is not None:
             self._db.clear()
@@ -176,11 +168,43 @@ class State:
         self._put("service", rec.uuid, dataclasses.asdict(rec))
 
     def delete_service(self, uuid: str) -> bool:
-        """Remove a model service (its model refs go with it); False if it did not exist."""
+        """Remove a model service with its model refs and its tags; False if it did not exist."""
         if self.services.pop(uuid, None) is None:
             return False
         self._delete("service", uuid)
+        for tag_uuid in list(self._tags_by_resource.get(uuid, ())):
+            self.delete_tag(tag_uuid)
         return True
+
+    def save_account(self, rec: AccountRecord) -> None:
+        """Store a new or changed normal account."""
+        self.accounts[rec.uuid] = rec
+        self._put("account", rec.uuid, dataclasses.asdict(rec))
+
+    def _index_tag(self, rec: TagRecord) -> None:
+        self.tags[rec.uuid] = rec
+        self._tags_by_resource.setdefault(rec.resource_uuid, {})[rec.uuid] = None
+
+    def save_tag(self, rec: TagRecord) -> None:
+        """Store a new user tag."""
+        self._index_tag(rec)
+        self._put("tag", rec.uuid, dataclasses.asdict(rec))
+
+    def delete_tag(self, uuid: str) -> bool:
+        """Remove a user tag; False if it did not exist."""
+        rec = self.tags.pop(uuid, None)
+        if rec is None:
+            return False
+        on_resource = self._tags_by_resource.get(rec.resource_uuid, {})
+        on_resource.pop(uuid, None)
+        if not on_resource:
+            self._tags_by_resource.pop(rec.resource_uuid, None)
+        self._delete("tag", uuid)
+        return True
+
+    def tags_on(self, resource_uuid: str) -> list[TagRecord]:
+        """The user tags of one resource, oldest first."""
+        return [self.tags[t] for t in self._tags_by_resource.get(resource_uuid, ())]
 
     def save_session(self, rec: SessionRecord) -> None:
         """Store a new or renewed session."""
@@ -192,10 +216,13 @@ class State:
         if self.sessions.pop(uuid, None) is not None:
             self._delete("session", uuid)
 
-    def add_access_key(self, key_id: str, secret: str) -> None:
-        """Make an AccessKey pair valid."""
+    def add_access_key(
+        self, key_id: str, secret: str, account_uuid: str = ADMIN_ACCOUNT_UUID
+    ) -> None:
+        """Make an AccessKey pair valid; requests signed with it act as ``account_uuid``."""
         self.access_keys[key_id] = secret
-        self._put("access_key", key_id, {"secret": secret})
+        self.access_key_accounts[key_id] = account_uuid
+        self._put("access_key", key_id, {"secret": secret, "accountUuid": account_uuid})
 
     def save_job(self, job: JobRecord) -> None:
         """Store a new, resumed or finished job; keeps the resource claim in step."""

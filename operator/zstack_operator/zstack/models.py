@@ -1,10 +1,12 @@
 """Typed shapes of ZStack's model-service API: request params, inventories, error codes.
 
-Owned here: the wire format of AddModelService / UpdateModelService / QueryModelService and of
-ZStack's ErrorCode, exactly as ``shared/seeds/AddModelService-api-doc.zh.txt`` and
-``ZSTACK-API.md`` describe them. Used by the client (``zstack.client``), the simulator
-(``sim``) and the ModelService resource models (``resources``). Python names are snake_case;
-every field has its ZStack camelCase name as alias, and models serialise by alias.
+Owned here: the wire format of AddModelService / UpdateModelService / QueryModelService, of the
+tenancy APIs (AccountInventory, UserTagInventory) and of ZStack's ErrorCode, exactly as
+``shared/seeds/AddModelService-api-doc.zh.txt``, ``ZSTACK-API.md`` and
+``ZSTACK-AI-LIFECYCLE.md`` (sections 6 and 8) describe them. Used by the client
+(``zstack.client``), the simulator (``sim``) and the ModelService resource models
+(``resources``). Python names are snake_case; every field has its ZStack camelCase name as
+alias, and models serialise by alias.
 
 Request models are strict (an unknown field is a programming error); inventory models
 tolerate fields they do not know, because ZStack releases differ in what they return.
@@ -24,6 +26,11 @@ from pydantic.alias_generators import to_camel
 ZSTACK_UUID_PATTERN = r"^[0-9a-f]{8}[0-9a-f]{4}[1-5][0-9a-f]{3}[89ab][0-9a-f]{3}[0-9a-f]{12}$"
 #: Any uuid ZStack prints: 32 lowercase hex characters.
 UUID32_PATTERN = r"^[0-9a-f]{32}$"
+#: ZStack's built-in admin (``AccountConstant.INITIAL_SYSTEM_ADMIN_UUID``): the one account the
+#: query identity filter and the ownership checks let through.
+ADMIN_ACCOUNT_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"
+#: The JPA entity name a model service's tags and ownership errors carry.
+MODEL_SERVICE_VO = "ModelServiceVO"
 
 _GSON_FORMATS = (
     "%b %d, %Y %I:%M:%S %p",  # Gson on Java 8: "Nov 14, 2017 10:20:57 PM"
@@ -257,3 +264,27 @@ class SessionInventory(_Inventory):
     expired_date: ZStackDate | None = None
     create_date: ZStackDate | None = None
     no_session_evaluation: bool | None = None
+
+
+class AccountInventory(_Inventory):
+    """An account (``AccountInventory``): ``type`` is ``Normal`` or ``SystemAdmin``."""
+
+    uuid: str
+    name: str | None = None
+    description: str | None = None
+    type: str | None = None
+    create_date: ZStackDate | None = None
+    last_op_date: ZStackDate | None = None
+
+
+class UserTagInventory(_Inventory):
+    """A user tag (``UserTagInventory``): free text on one resource; ``type`` is ``User``."""
+
+    uuid: str
+    resource_uuid: str
+    resource_type: str | None = None
+    tag: str
+    type: str | None = None
+    tag_pattern_uuid: str | None = None
+    create_date: ZStackDate | None = None
+    last_op_date: ZStackDate | None = None
