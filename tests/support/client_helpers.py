@@ -14,6 +14,15 @@ from zstack_operator.zstack.models import AddModelServiceParam
 
 PASSWORD = "password"
 ADMIN = AccountCredentials(account_name="admin", password=PASSWORD)
+#: The password every test tenant gets (``tenant``).
+TENANT_PASSWORD = "tenant-password"
+
+
+def tenant(name: str) -> AccountCredentials:
+    """Credentials of a normal account created with ``TENANT_PASSWORD``."""
+    return AccountCredentials(account_name=name, password=TENANT_PASSWORD)
+
+
 #: Retries quick enough for tests, patient enough for 30 % injected faults.
 FAST_RETRY = RetryPolicy(attempts=8, base=0.005, cap=0.05)
 

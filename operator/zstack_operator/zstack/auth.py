@@ -67,6 +67,8 @@ class SessionAuth:
         self._session: str | None = None
         self._login_task: asyncio.Task[str] | None = None
         self.logins = 0
+        #: The account the last login opened a session for (``SessionInventory.accountUuid``).
+        self.account_uuid: str | None = None
 
     async def authorize(self, method: str, path: str) -> tuple[dict[str, str], str | None]:
         """Return ``Authorization: OAuth <session>``, logging in first if there is no session."""
@@ -107,9 +109,11 @@ class SessionAuth:
         inventory = reply.obj().get("inventory")
         if not isinstance(inventory, dict) or not inventory.get("uuid"):
             raise ZStackRESTError(reply.status, "login reply has no session", api=LOGIN_API)
-        session = SessionInventory.model_validate(inventory).uuid
+        parsed = SessionInventory.model_validate(inventory)
+        session = parsed.uuid
         self._transport.redact.add_session(session)
         self._session = session
+        self.account_uuid = parsed.account_uuid
         return session
 
     async def close(self) -> None:

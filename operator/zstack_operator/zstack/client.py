@@ -1,7 +1,8 @@
 """``ZStackClient``: the typed, async model-service API of one ZStack endpoint.
 
 Owned here: the public operations (add, get, query, batch get, update, delete, bind, unbind,
-resume a job) and their exact request envelopes (ZSTACK-API.md 2.1 and 3.1): ``{"param": ...}``
+resume a job; the tenancy calls of ``zstack.tenancy``: version, current account, user tags)
+and their exact request envelopes (ZSTACK-API.md 2.1 and 3.1): ``{"param": ...}``
 plus top-level ``systemTags``/``userTags`` for AddModelService, ``{"updateModelService": ...}``
 with only the given fields, ``{"param": {}}`` for bind, query strings for GET and DELETE.
 Everything below an operation (auth, retries, polling, errors) lives in the sibling modules.
@@ -16,12 +17,21 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
+from . import tenancy
 from .auth import AccessKeyAuth, Authenticator, SessionAuth
 from .credentials import AccessKeyCredentials, AccountCredentials, Credentials
 from .dispatch import Call, Dispatcher
 from .errors import ZStackConfigError, ZStackRESTError
 from .jobs import JobRunner
-from .models import AddModelServiceParam, DeleteMode, ModelServiceInventory, UpdateModelServiceParam
+from .models import (
+    MODEL_SERVICE_VO,
+    AccountInventory,
+    AddModelServiceParam,
+    DeleteMode,
+    ModelServiceInventory,
+    UpdateModelServiceParam,
+    UserTagInventory,
+)
 from .redact import Redactor
 from .retry import PollPolicy, RetryPolicy
 from .transport import Params, RequestObserver, Transport
@@ -303,3 +313,49 @@ class ZStackClient:
             page = await self.query_model_services([f"uuid?={','.join(chunk)}"], limit=len(chunk))
             found.update((inv.uuid, inv) for inv in page.inventories if inv.uuid in asked)
         return found
+
+    # -- tenancy ---------------------------------------------------------------------------
+
+    async def get_version(self) -> str:
+        """GetVersion: the management node's version, e.g. ``"5.5.22"`` (no login needed)."""
+        return await tenancy.get_version(self._dispatcher)
+
+    async def current_account(self) -> AccountInventory:
+        """The account behind this client's credentials (QueryAccount)."""
+        session_account = None
+        if isinstance(self._auth, SessionAuth):
+            await self._auth.session()
+            session_account = self._auth.account_uuid
+        return await tenancy.current_account(self._dispatcher, session_account)
+
+    async def query_user_tags(self, resource_uuid: str) -> list[UserTagInventory]:
+        """QueryUserTag: the user tags on ``resource_uuid`` this account may see."""
+        return await tenancy.query_user_tags(self._dispatcher, resource_uuid)
+
+    async def create_user_tag(
+        self,
+        resource_uuid: str,
+        tag: str,
+        *,
+        resource_type: str = MODEL_SERVICE_VO,
+        job_uuid: str | None = None,
+        wait: float | None = None,
+    ) -> UserTagInventory:
+        """CreateUserTag: put the free-text ``tag`` on ``resource_uuid``.
+
+        A duplicate is ``SYS.1006``, and so is another account's resource.
+        """
+        return await tenancy.create_user_tag(
+            self._jobs,
+            resource_uuid,
+            tag,
+            resource_type=resource_type,
+            job_uuid=job_uuid,
+            wait=wait,
+        )
+
+    async def delete_tag(
+        self, uuid: str, *, job_uuid: str | None = None, wait: float | None = None
+    ) -> None:
+        """DeleteTag: remove the tag ``uuid`` (an unknown uuid is success)."""
+        await tenancy.delete_tag(self._jobs, uuid, job_uuid=job_uuid, wait=wait)

@@ -12,8 +12,11 @@ Every failure the client can meet becomes one of these:
 
 ``kind`` tells callers what to do: ``TRANSIENT`` (retry with backoff), ``SESSION`` (log in again and
 retry once), ``TERMINAL`` (the request itself is wrong: wait for a spec change) and ``AUTH``
-(credentials, permission or quota: wait for a Secret/quota change). Messages never contain
-passwords, access-key secrets or session ids: only ZStack's own texts and the API name go in.
+(credentials, permission or quota: wait for a Secret/quota change). Within ``AUTH``,
+``permission_denied`` singles out ``ID.1002``: the credentials work, but their account may not
+do this (another account's resource, an admin-only API), so the message can say so. Messages
+never contain passwords, access-key secrets or session ids: only ZStack's own texts and the API
+name go in.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ class ErrorKind(StrEnum):
 _TRANSIENT_CODES = frozenset({"SYS.1000", "SYS.1001"})
 _SESSION_CODES = frozenset({"ID.1001"})
 _AUTH_CODES = frozenset({"ID.1000", "ID.1002", "ID.1003", "ID.1006"})
+#: ``IdentityErrors.PERMISSION_DENIED``: ``AccountAPIRequestChecker`` (another account's
+#: resource) and ``RBACAPIRequestChecker`` (an admin-only API) both answer with it. Its kind
+#: stays AUTH: what fixes it is another account's credentials, as for a wrong password, and
+#: every AUTH caller already waits for that; ``permission_denied`` tells it apart.
+PERMISSION_DENIED_CODE = "ID.1002"
 
 
 def classify_code(code: str | None) -> ErrorKind:
@@ -65,6 +73,11 @@ class ZStackError(Exception):
         """True when repeating the same request later may succeed without any change."""
         return self.kind in (ErrorKind.TRANSIENT, ErrorKind.SESSION)
 
+    @property
+    def permission_denied(self) -> bool:
+        """True when the account behind the credentials may not do this (``ID.1002``)."""
+        return False
+
 
 class ZStackAPIError(ZStackError):
     """ZStack refused or failed an API call and said why in an ErrorCode."""
@@ -80,6 +93,11 @@ class ZStackAPIError(ZStackError):
     def code(self) -> str | None:
         """The ErrorCode's code, e.g. ``SYS.1007``."""
         return self.error.code
+
+    @property
+    def permission_denied(self) -> bool:
+        """True for ``ID.1002``: e.g. a normal account acting on another account's service."""
+        return self.error.code == PERMISSION_DENIED_CODE
 
 
 class ZStackRESTError(ZStackError):
