@@ -1,4 +1,8 @@
-"""Unit tests of crdgen: the committed CRD is current, structural, described and validating."""
+"""Unit tests of crdgen: the committed CRDs are current, structural, described and validating.
+
+ModelService's CRD in detail here; the connection kinds' own shape in test_connection_crd.py.
+The file-level and structural checks run for every kind crdgen renders.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,22 @@ from zstack_operator import resources as r
 from zstack_operator.zstack.models import UUID32_PATTERN, ZSTACK_UUID_PATTERN
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMITTED = ROOT / "crds" / "modelservice.yaml"
+CRDS = ROOT / "crds"
+COMMITTED = CRDS / "modelservice.yaml"
+KINDS = [k.kind for k in crdgen.KINDS]
 
 
 @pytest.fixture(scope="module")
 def crd() -> dict[str, Any]:
     return crdgen.build_crd()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def any_version(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The one version of each kind's CRD (the tests that use it run once per kind)."""
+    versions: list[dict[str, Any]] = crdgen.build_crd(request.param)["spec"]["versions"]
+    assert len(versions) == 1
+    return versions[0]
 
 
 @pytest.fixture(scope="module")
@@ -56,60 +70,114 @@ def walk(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
 # --- the file ----------------------------------------------------------------------------------
 
 
-def test_committed_crd_is_current() -> None:
-    assert COMMITTED.read_text() == crdgen.render_crd(), (
-        "crds/modelservice.yaml is stale: run `python -m zstack_operator.crdgen`"
+@pytest.mark.parametrize("kind", KINDS)
+def test_committed_crd_is_current(kind: str) -> None:
+    name = f"{kind.lower()}.yaml"
+    assert (CRDS / name).read_text() == crdgen.render_crd(kind), (
+        f"crds/{name} is stale: run `python -m zstack_operator.crdgen`"
     )
+
+
+def test_one_file_per_kind_and_modelservice_first() -> None:
+    assert list(crdgen.render_all()) == [
+        "modelservice.yaml",
+        "zstackconnection.yaml",
+        "clusterzstackconnection.yaml",
+    ]
+    assert crdgen.render_crd() == crdgen.render_crd(r.KIND)
 
 
 def test_rendering_is_deterministic_across_processes(tmp_path: Path) -> None:
     outputs = []
     for seed in ("0", "12345"):
-        out = tmp_path / f"crd-{seed}.yaml"
+        out = tmp_path / f"crds-{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
         subprocess.run(
-            [sys.executable, "-m", "zstack_operator.crdgen", "--output", str(out)],
+            [sys.executable, "-m", "zstack_operator.crdgen", "--output-dir", str(out)],
             check=True,
             env=env,
             cwd=tmp_path,
         )
-        outputs.append(out.read_text())
-    assert outputs[0] == outputs[1] == crdgen.render_crd()
+        outputs.append({p.name: p.read_text() for p in sorted(out.iterdir())})
+    assert outputs[0] == outputs[1] == crdgen.render_all()
 
 
-def test_check_passes_on_a_current_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "crds" / "modelservice.yaml"
-    assert crdgen.main(["--output", str(out)]) == 0
-    assert crdgen.main(["--check", "--output", str(out)]) == 0
+def test_default_output_is_crds_of_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert crdgen.main([]) == 0
+    assert {p.name for p in (tmp_path / "crds").iterdir()} == set(crdgen.render_all())
+    assert crdgen.main(["--check"]) == 0
+
+
+def test_check_passes_on_current_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "crds"
+    assert crdgen.main(["--output-dir", str(out)]) == 0
+    assert crdgen.main(["--check", "--output-dir", str(out)]) == 0
     assert capsys.readouterr().out == ""
 
 
 def test_check_detects_a_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert crdgen.main(["--output-dir", str(tmp_path)]) == 0
     out = tmp_path / "modelservice.yaml"
     stale = crdgen.render_crd().replace("maxLength: 2048", "maxLength: 1024")
     out.write_text(stale)
-    assert crdgen.main(["--check", "--output", str(out)]) == 1
+    assert crdgen.main(["--check", "--output-dir", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "-                maxLength: 1024" in captured.out
     assert "+                maxLength: 2048" in captured.out
     assert captured.out.startswith(f"--- {out} (committed)\n+++ {out} (generated)\n")
+    assert "zstackconnection.yaml" not in captured.out, "only the stale file differs"
     assert "is stale" in captured.err
     assert out.read_text() == stale, "--check must not write"
 
 
-def test_check_fails_when_the_file_is_missing(tmp_path: Path) -> None:
-    assert crdgen.main(["--check", "--output", str(tmp_path / "absent.yaml")]) == 1
+def test_check_detects_a_stale_connection_crd(tmp_path: Path) -> None:
+    assert crdgen.main(["--output-dir", str(tmp_path)]) == 0
+    path = tmp_path / "clusterzstackconnection.yaml"
+    path.write_text(path.read_text().replace("maxItems: 256", "maxItems: 255"))
+    assert crdgen.main(["--check", "--output-dir", str(tmp_path)]) == 1
 
 
-def test_cli_crd_command_prints_the_crd(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("missing", list(crdgen.render_all()))
+def test_check_fails_when_a_file_is_missing(tmp_path: Path, missing: str) -> None:
+    assert crdgen.main(["--output-dir", str(tmp_path)]) == 0
+    (tmp_path / missing).unlink()
+    assert crdgen.main(["--check", "--output-dir", str(tmp_path)]) == 1
+
+
+def test_writing_leaves_current_files_and_others_alone(tmp_path: Path) -> None:
+    assert crdgen.main(["--output-dir", str(tmp_path)]) == 0
+    (tmp_path / "README").write_text("mine")
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert crdgen.main(["--output-dir", str(tmp_path)]) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+
+
+def test_cli_crd_command_prints_the_modelservice_crd(capsys: pytest.CaptureFixture[str]) -> None:
     assert "zstack_operator.crdgen" in cli.COMMAND_MODULES
     assert cli.main(["crd"]) == 0
     assert capsys.readouterr().out == crdgen.render_crd()
 
 
-def test_the_file_is_one_yaml_document() -> None:
-    docs = list(yaml.safe_load_all(COMMITTED.read_text()))
-    assert docs == [crdgen.build_crd()]
+def test_cli_crd_all_prints_every_crd(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["crd", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert out == crdgen.render_stream()
+    assert list(yaml.safe_load_all(out)) == [crdgen.build_crd(kind) for kind in KINDS]
+
+
+def test_cli_crd_kind_picks_crds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["crd", "--kind", "ZStackConnection", "--kind", "ClusterZStackConnection"]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [d["spec"]["names"]["kind"] for d in docs] == KINDS[1:]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_file_is_one_yaml_document(kind: str) -> None:
+    docs = list(yaml.safe_load_all((CRDS / f"{kind.lower()}.yaml").read_text()))
+    assert docs == [crdgen.build_crd(kind)]
 
 
 # --- the CRD around the schema -----------------------------------------------------------------
@@ -149,8 +217,8 @@ def test_printer_columns(version: dict[str, Any]) -> None:
 FORBIDDEN_KEYS = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "not", "title", "nullable", "const"}
 
 
-def test_schema_is_structural(version: dict[str, Any]) -> None:
-    root = version["schema"]["openAPIV3Schema"]
+def test_schema_is_structural(any_version: dict[str, Any]) -> None:
+    root = any_version["schema"]["openAPIV3Schema"]
     for path, node in walk(root):
         assert not FORBIDDEN_KEYS & node.keys(), (
             f"{path or '<root>'}: {FORBIDDEN_KEYS & node.keys()}"
@@ -163,8 +231,8 @@ def test_schema_is_structural(version: dict[str, Any]) -> None:
     assert root["required"] == ["spec"]
 
 
-def test_every_property_has_a_description(version: dict[str, Any]) -> None:
-    root = version["schema"]["openAPIV3Schema"]
+def test_every_property_has_a_description(any_version: dict[str, Any]) -> None:
+    root = any_version["schema"]["openAPIV3Schema"]
     for path, node in walk(root):
         if path.endswith(("[]", "{}")):
             continue  # array items and map values are described by their field
@@ -367,9 +435,10 @@ def _unbounded(schema: dict[str, Any], where: str) -> list[str]:
     return out
 
 
-def test_every_string_list_and_map_of_the_spec_is_bounded(spec_schema: dict[str, Any]) -> None:
+def test_every_string_list_and_map_of_the_spec_is_bounded(any_version: dict[str, Any]) -> None:
     """The largest object the schema admits must still fit etcd and work end to end."""
-    assert _unbounded(spec_schema, "spec") == []
+    spec = any_version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert _unbounded(spec, "spec") == []
 
 
 # --- CEL immutability rules ----------------------------------------------------------------------

@@ -5,7 +5,9 @@ vocabulary, and the spec/status models (``crdgen`` renders ``crds/modelservice.y
 them). Imported by ``crdgen``, ``plan``, ``status``, ``reconcile`` and ``handlers``; imports
 only pydantic and ``zstack.models``, never kopf.
 
-Submodules: ``common`` (names, enums, base model), ``spec``, ``status``, ``modelservice``.
+Submodules: ``common`` (names, enums, base model), ``spec``, ``status``, ``modelservice``;
+``connection`` and ``connectionstatus`` model ZStackConnection and ClusterZStackConnection
+(``crds/zstackconnection.yaml``, ``crds/clusterzstackconnection.yaml``).
 """
 
 from zstack_operator.resources import fields
@@ -35,6 +37,33 @@ from zstack_operator.resources.common import (
     Uuid32,
     format_rfc3339,
 )
+from zstack_operator.resources.connection import (
+    ACCESS_KEY_KEYS,
+    ACCOUNT_KEYS,
+    ALL_NAMESPACES,
+    CLUSTER_CONNECTION_KIND,
+    CLUSTER_CONNECTION_PLURAL,
+    CLUSTER_CONNECTION_SHORT_NAMES,
+    CLUSTER_CONNECTION_SINGULAR,
+    CONNECTION_FINALIZER,
+    CONNECTION_KIND,
+    CONNECTION_PLURAL,
+    CONNECTION_SHORT_NAMES,
+    CONNECTION_SINGULAR,
+    CONNECTION_TERMINAL_REASONS,
+    INSECURE_HTTP_MESSAGE,
+    ClusterZStackConnectionSpec,
+    ConnectionReason,
+    SecretRef,
+    ZStackConnectionSpec,
+)
+from zstack_operator.resources.connectionstatus import (
+    CONNECTION_CONDITION_DESCRIPTIONS,
+    CONNECTION_CONDITION_TYPES,
+    ClusterZStackConnection,
+    ConnectionStatus,
+    ZStackConnection,
+)
 from zstack_operator.resources.modelservice import ModelService
 from zstack_operator.resources.spec import (
     ArchitectureImageSpec,
@@ -53,23 +82,43 @@ from zstack_operator.resources.status import (
 )
 
 __all__ = [
+    "ACCESS_KEY_KEYS",
+    "ACCOUNT_KEYS",
+    "ALL_NAMESPACES",
     "ANNOTATION_DRIFT_INTERVAL",
     "ANNOTATION_PAUSED",
     "ANNOTATION_RECONCILE_REQUESTED",
     "API_VERSION",
     "CATEGORIES",
+    "CLUSTER_CONNECTION_KIND",
+    "CLUSTER_CONNECTION_PLURAL",
+    "CLUSTER_CONNECTION_SHORT_NAMES",
+    "CLUSTER_CONNECTION_SINGULAR",
+    "CONNECTION_CONDITION_DESCRIPTIONS",
+    "CONNECTION_CONDITION_TYPES",
+    "CONNECTION_FINALIZER",
+    "CONNECTION_KIND",
+    "CONNECTION_PLURAL",
+    "CONNECTION_SHORT_NAMES",
+    "CONNECTION_SINGULAR",
+    "CONNECTION_TERMINAL_REASONS",
     "FINALIZER",
     "GROUP",
+    "INSECURE_HTTP_MESSAGE",
     "KIND",
     "PLURAL",
     "SHORT_NAMES",
     "SINGULAR",
     "VERSION",
     "ArchitectureImageSpec",
+    "ClusterZStackConnection",
+    "ClusterZStackConnectionSpec",
     "Condition",
     "ConditionStatus",
     "ConditionType",
+    "ConnectionReason",
     "ConnectionRef",
+    "ConnectionStatus",
     "CrdModel",
     "CreatedWith",
     "DeletionPolicy",
@@ -83,9 +132,12 @@ __all__ = [
     "PendingJob",
     "ReadyReason",
     "Rfc3339",
+    "SecretRef",
     "StatusError",
     "SyncedReason",
     "Uuid32",
+    "ZStackConnection",
+    "ZStackConnectionSpec",
     "fields",
     "format_rfc3339",
     "immutability_rules",
