@@ -1,15 +1,17 @@
-"""deploy/argocd/health.lua under Lua 5.1, the dialect of Argo CD's gopher-lua.
+"""The Argo CD health checks under Lua 5.1, the dialect of Argo CD's gopher-lua.
 
-The cases live in deploy/argocd/health_test.yaml (Argo CD's own format, so the check can go
-upstream unchanged). Each runs under lupa's bundled PUC Lua 5.1 and, when Debian's ``lua5.1`` is
-installed, under that interpreter as well, fed the object the way Argo CD feeds it: a global
-``obj`` built from the resource's JSON.
+Two checks: deploy/argocd/health.lua (ModelService) and deploy/argocd/connection/health.lua
+(ZStackConnection and ClusterZStackConnection). The cases of each live in the health_test.yaml
+beside it (Argo CD's own format, so a check can go upstream unchanged). Each runs under lupa's
+bundled PUC Lua 5.1 and, when Debian's ``lua5.1`` is installed, under that interpreter as well,
+fed the object the way Argo CD feeds it: a global ``obj`` built from the resource's JSON.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,11 +19,28 @@ from typing import Any
 
 import pytest
 import yaml
+from zstack_operator import resources as r
 
 ARGOCD = Path(__file__).resolve().parents[2] / "deploy" / "argocd"
 SCRIPT = ARGOCD / "health.lua"
-CASES: list[dict[str, Any]] = yaml.safe_load((ARGOCD / "health_test.yaml").read_text())["tests"]
+CONNECTION = ARGOCD / "connection"
+CONNECTION_SCRIPT = CONNECTION / "health.lua"
 LUA51 = shutil.which("lua5.1")
+
+
+def _cases(directory: Path) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = yaml.safe_load((directory / "health_test.yaml").read_text())[
+        "tests"
+    ]
+    return cases
+
+
+CASES = _cases(ARGOCD)
+CONNECTION_CASES = _cases(CONNECTION)
+#: (script, directory of its testdata, case) for every case of both checks.
+ALL_CASES = [(SCRIPT, ARGOCD, case) for case in CASES] + [
+    (CONNECTION_SCRIPT, CONNECTION, case) for case in CONNECTION_CASES
+]
 
 
 def _lupa_runtime() -> Any:
@@ -32,11 +51,11 @@ def _lupa_runtime() -> Any:
     return module.LuaRuntime(unpack_returned_tuples=True)
 
 
-def _run_lupa(obj: dict[str, Any]) -> dict[str, str]:
+def _run_lupa(obj: dict[str, Any], script: Path = SCRIPT) -> dict[str, str]:
     lua = _lupa_runtime()
     assert lua.eval("_VERSION") == "Lua 5.1", "health.lua must be checked under Lua 5.1"
     lua.globals().obj = lua.table_from(obj, recursive=True)
-    result = lua.execute(SCRIPT.read_text())
+    result = lua.execute(script.read_text())
     return {key: result[key] for key in ("status", "message") if result[key] is not None}
 
 
@@ -57,11 +76,11 @@ def _lua_literal(value: Any) -> str:
     return json.dumps(value)  # numbers, and strings with JSON escapes Lua also understands
 
 
-def _run_lua51_binary(obj: dict[str, Any]) -> dict[str, str]:
+def _run_lua51_binary(obj: dict[str, Any], script: Path = SCRIPT) -> dict[str, str]:
     assert LUA51 is not None
     program = (
         f"obj = {_lua_literal(obj)}\n"
-        f"local hs = dofile({json.dumps(str(SCRIPT))})\n"
+        f"local hs = dofile({json.dumps(str(script))})\n"
         "io.write(hs.status, '\\n', hs.message or '')\n"
     )
     result = subprocess.run(
@@ -71,32 +90,45 @@ def _run_lua51_binary(obj: dict[str, Any]) -> dict[str, str]:
     return {"status": status, "message": message} if message else {"status": status}
 
 
-def _case_id(case: dict[str, Any]) -> str:
-    return Path(case["inputPath"]).stem
+def _case_id(case: tuple[Path, Path, dict[str, Any]]) -> str:
+    script, _, data = case
+    prefix = "connection-" if script == CONNECTION_SCRIPT else ""
+    return prefix + Path(data["inputPath"]).stem
 
 
-def _load(case: dict[str, Any]) -> dict[str, Any]:
-    obj: dict[str, Any] = yaml.safe_load((ARGOCD / case["inputPath"]).read_text())
+def _load(case: dict[str, Any], directory: Path = ARGOCD) -> dict[str, Any]:
+    obj: dict[str, Any] = yaml.safe_load((directory / case["inputPath"]).read_text())
     return obj
 
 
-def test_cases_cover_every_outcome() -> None:
+@pytest.mark.parametrize(
+    ("directory", "cases", "outcomes"),
+    [
+        (ARGOCD, CASES, {"Healthy", "Progressing", "Degraded", "Suspended"}),
+        (CONNECTION, CONNECTION_CASES, {"Healthy", "Progressing", "Degraded"}),
+    ],
+    ids=["modelservice", "connection"],
+)
+def test_cases_cover_every_outcome(
+    directory: Path, cases: list[dict[str, Any]], outcomes: set[str]
+) -> None:
     """Every Argo CD status the check can return has at least one case, and no case is unused."""
-    statuses = {case["healthStatus"]["status"] for case in CASES}
-    assert statuses == {"Healthy", "Progressing", "Degraded", "Suspended"}
-    used = {ARGOCD / case["inputPath"] for case in CASES}
-    assert used == set((ARGOCD / "testdata").glob("*.yaml"))
+    assert {case["healthStatus"]["status"] for case in cases} == outcomes
+    used = {directory / case["inputPath"] for case in cases}
+    assert used == set((directory / "testdata").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_health_under_lupa_lua51(case: dict[str, Any]) -> None:
-    assert _run_lupa(_load(case)) == case["healthStatus"]
+@pytest.mark.parametrize("case", ALL_CASES, ids=_case_id)
+def test_health_under_lupa_lua51(case: tuple[Path, Path, dict[str, Any]]) -> None:
+    script, directory, data = case
+    assert _run_lupa(_load(data, directory), script) == data["healthStatus"]
 
 
 @pytest.mark.skipif(LUA51 is None, reason="Debian's lua5.1 is not installed")
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_health_under_lua51_binary(case: dict[str, Any]) -> None:
-    assert _run_lua51_binary(_load(case)) == case["healthStatus"]
+@pytest.mark.parametrize("case", ALL_CASES, ids=_case_id)
+def test_health_under_lua51_binary(case: tuple[Path, Path, dict[str, Any]]) -> None:
+    script, directory, data = case
+    assert _run_lua51_binary(_load(data, directory), script) == data["healthStatus"]
 
 
 def test_unknown_reason_with_ready_false_is_progressing() -> None:
@@ -109,8 +141,8 @@ def test_unknown_reason_with_ready_false_is_progressing() -> None:
     assert _run_lupa(obj) == {"status": "Progressing", "message": "Not ready: SomethingNew"}
 
 
-def test_argocd_cm_snippet_carries_the_script() -> None:
-    """The argocd-cm snippet users paste holds exactly health.lua under Argo CD's key."""
+def test_argocd_cm_snippet_carries_the_scripts() -> None:
+    """The argocd-cm snippet users paste holds exactly the scripts under Argo CD's keys."""
     cm = yaml.safe_load((ARGOCD / "argocd-cm.yaml").read_text())
     assert cm["kind"] == "ConfigMap"
     assert cm["metadata"] == {
@@ -118,6 +150,45 @@ def test_argocd_cm_snippet_carries_the_script() -> None:
         "namespace": "argocd",
         "labels": {"app.kubernetes.io/name": "argocd-cm", "app.kubernetes.io/part-of": "argocd"},
     }
+    connection = CONNECTION_SCRIPT.read_text()
     assert cm["data"] == {
-        "resource.customizations.health.ai.zstack.io_ModelService": SCRIPT.read_text()
+        "resource.customizations.health.ai.zstack.io_ModelService": SCRIPT.read_text(),
+        "resource.customizations.health.ai.zstack.io_ZStackConnection": connection,
+        "resource.customizations.health.ai.zstack.io_ClusterZStackConnection": connection,
     }
+
+
+# --- the connection check ------------------------------------------------------------------------
+
+
+def test_connection_check_knows_exactly_the_terminal_reasons() -> None:
+    """The Lua TERMINAL table is the operator's CONNECTION_TERMINAL_REASONS, no more, no less."""
+    table = re.search(r"local TERMINAL = \{(.*?)\n\}", CONNECTION_SCRIPT.read_text(), re.S)
+    assert table is not None
+    names = set(re.findall(r"(\w+) = true", table.group(1)))
+    assert names == {str(reason) for reason in r.CONNECTION_TERMINAL_REASONS}
+
+
+def test_connection_cases_cover_both_kinds_and_are_valid_objects() -> None:
+    kinds = set()
+    for case in CONNECTION_CASES:
+        obj = _load(case, CONNECTION)
+        kinds.add(obj["kind"])
+        model = (
+            r.ZStackConnection if obj["kind"] == r.CONNECTION_KIND else r.ClusterZStackConnection
+        )
+        model.model_validate(obj)  # the cases are objects the operator could have written
+        for condition in (obj.get("status") or {}).get("conditions", []):
+            assert condition["type"] in r.CONNECTION_CONDITION_TYPES
+    assert kinds == {r.CONNECTION_KIND, r.CLUSTER_CONNECTION_KIND}
+
+
+@pytest.mark.parametrize("reason", sorted(r.ConnectionReason))
+def test_every_connection_reason_has_a_defined_outcome(reason: str) -> None:
+    """Ready=False with any reason of the vocabulary: Degraded exactly for the terminal ones."""
+    obj = _load(CONNECTION_CASES[0], CONNECTION)
+    obj["status"]["conditions"] = [
+        {"type": "Ready", "status": "False", "reason": reason, "observedGeneration": 2}
+    ]
+    want = "Degraded" if reason in r.CONNECTION_TERMINAL_REASONS else "Progressing"
+    assert _run_lupa(obj, CONNECTION_SCRIPT)["status"] == want

@@ -1,8 +1,8 @@
 """The generated install artifacts are current, and the image build reads what it is sent.
 
 ``hack/render-manifests.py`` derives the CRD copies, the kustomize base, install.yaml and the
-argocd-cm snippet from crds/, the Helm chart and health.lua; these tests regenerate them in
-memory and fail on any difference, the way crdgen's check guards crds/.
+argocd-cm snippet from crds/, the Helm chart and the health checks; these tests regenerate them
+in memory and fail on any difference, the way crdgen's check guards crds/.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
+from zstack_operator import crdgen
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD = ROOT / "crds" / "modelservice.yaml"
+CRDS = ROOT / "crds"
+CRD_FILES = list(crdgen.render_all())
 
 
 def _load_script() -> ModuleType:
@@ -50,15 +52,17 @@ def test_generated_files_are_up_to_date(generated: dict[Path, str]) -> None:
     assert not stale, "run .venv/bin/python hack/render-manifests.py\n" + "\n\n".join(stale)
 
 
+def test_the_script_copies_every_crd_crdgen_writes() -> None:
+    assert list(_load_script().CRD_FILES) == CRD_FILES
+
+
+@pytest.mark.parametrize("name", CRD_FILES)
 @pytest.mark.parametrize(
-    "copy",
-    [
-        "deploy/helm/zstack-operator/crds/modelservice.yaml",
-        "deploy/kustomize/base/crds/modelservice.yaml",
-    ],
+    "directory", ["deploy/helm/zstack-operator/crds", "deploy/kustomize/base/crds"]
 )
-def test_crd_copies_are_identical_to_crds(copy: str) -> None:
-    assert (ROOT / copy).read_bytes() == CRD.read_bytes()
+def test_crd_copies_are_identical_to_crds(directory: str, name: str) -> None:
+    assert (ROOT / directory / name).read_bytes() == (CRDS / name).read_bytes()
+    assert {p.name for p in (ROOT / directory).glob("*.yaml")} == set(CRD_FILES)
 
 
 def test_install_yaml_creates_dependencies_first() -> None:
@@ -69,6 +73,8 @@ def test_install_yaml_creates_dependencies_first() -> None:
     assert kinds == [
         "Namespace",
         "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
@@ -77,9 +83,14 @@ def test_install_yaml_creates_dependencies_first() -> None:
         "Service",
         "Deployment",
     ]
-    labels: list[dict[str, str]] = [doc["metadata"].get("labels", {}) for doc in docs[2:]]
+    assert [doc["metadata"]["name"] for doc in docs[1:4]] == [
+        "modelservices.ai.zstack.io",
+        "zstackconnections.ai.zstack.io",
+        "clusterzstackconnections.ai.zstack.io",
+    ]
+    labels: list[dict[str, str]] = [doc["metadata"].get("labels", {}) for doc in docs[4:]]
     assert all("helm.sh/chart" not in x and "app.kubernetes.io/managed-by" not in x for x in labels)
-    assert {doc["metadata"].get("namespace") for doc in docs[2:]} == {"zstack-system", None}
+    assert {doc["metadata"].get("namespace") for doc in docs[4:]} == {"zstack-system", None}
 
 
 def test_kustomize_base_lists_exactly_its_generated_files() -> None:
