@@ -18,26 +18,42 @@ NS = "zstack-system"
 
 Objects = dict[tuple[str, str, str | None], dict[str, Any]]
 
-#: The operator's whole Kubernetes API footprint besides the credentials Secret.
+
+def _watched(resource: str) -> list[dict[str, Any]]:
+    """The two rules of a kind kopf watches: the object, and its status subresource."""
+    return [
+        {
+            "apiGroups": ["ai.zstack.io"],
+            "resources": [resource],
+            "verbs": ["get", "list", "watch", "patch"],
+        },
+        {"apiGroups": ["ai.zstack.io"], "resources": [f"{resource}/status"], "verbs": ["patch"]},
+    ]
+
+
+#: The operator's whole Kubernetes API footprint besides Secrets, in the chart's order.
 WATCH_RULES = [
-    {
-        "apiGroups": ["ai.zstack.io"],
-        "resources": ["modelservices"],
-        "verbs": ["get", "list", "watch", "patch"],
-    },
-    {
-        "apiGroups": ["ai.zstack.io"],
-        "resources": ["modelservices/status"],
-        "verbs": ["patch"],
-    },
+    *_watched("modelservices"),
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+    *_watched("zstackconnections"),
+    *_watched("clusterzstackconnections"),
+]
+
+#: The rule tenancy.secretNamespaces adds, in a Role per namespace or (``*``) the ClusterRole.
+CONNECTION_SECRET_RULES = [
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
 ]
 
 
 def secret_rule(name: str) -> list[dict[str, Any]]:
-    """The one rule of the credentials Role: get on the Secret ``name`` and nothing else."""
+    """The one rule of the credentials Role: the Secret ``name``, read and watched by name."""
     return [
-        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [name], "verbs": ["get"]}
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": [name],
+            "verbs": ["get", "list", "watch"],
+        }
     ]
 
 
