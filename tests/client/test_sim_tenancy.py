@@ -60,16 +60,16 @@ def error_of(response: httpx.Response, code: str) -> dict[str, Any]:
 
 
 async def create_account(
-    http: httpx.AsyncClient, sim: Simulator, session: str, **params: Any
+    http: httpx.AsyncClient, base: str, session: str, **params: Any
 ) -> httpx.Response:
-    url = api_url(sim.url, "/accounts")
+    url = api_url(base, "/accounts")
     return await call(http, "POST", url, json={"params": params}, headers=oauth(session))
 
 
 async def test_create_account_then_log_in_with_it(sim: Simulator, http: httpx.AsyncClient) -> None:
     admin = await login(http, sim.url)
     done = await create_account(
-        http, sim, admin, name="team-a", password=sha512("pw-a"), description="the A team"
+        http, sim.url, admin, name="team-a", password=sha512("pw-a"), description="the A team"
     )
     assert done.status_code == 200, done.text
     inventory = done.json()["inventory"]
@@ -95,27 +95,27 @@ async def test_create_account_is_admin_only_and_names_are_unique(
     sim: Simulator, http: httpx.AsyncClient
 ) -> None:
     admin = await login(http, sim.url)
-    assert (await create_account(http, sim, admin, name="a", password="x")).status_code == 200
+    assert (await create_account(http, sim.url, admin, name="a", password="x")).status_code == 200
     await sim.admin.create_account("team-b", "pw-b")
     normal = await login(http, sim.url, "team-b", "pw-b")
 
-    refused = await create_account(http, sim, normal, name="c", password=sha512("c"))
+    refused = await create_account(http, sim.url, normal, name="c", password=sha512("c"))
     assert error_of(refused, "ID.1002")["details"] == (
         f"request api[name: {MSG_CREATE_ACCOUNT}] is admin only, can not be executed by "
         "current user"
     )
     for name in ("a", "admin", "team-b"):
-        taken = await create_account(http, sim, admin, name=name, password=sha512("y"))
+        taken = await create_account(http, sim.url, admin, name=name, password=sha512("y"))
         assert error_of(taken, "SYS.1007")["details"] == (
             f"unable to create an account. An account already called {name}"
         )
-    missing = await create_account(http, sim, admin, name="d")
+    missing = await create_account(http, sim.url, admin, name="d")
     assert error_of(missing, "SYS.1007")["details"] == (
         f"field[password] of message[{MSG_CREATE_ACCOUNT}] is mandatory, can not be null"
     )
-    bad_type = await create_account(http, sim, admin, name="e", password="p", type="Root")
+    bad_type = await create_account(http, sim.url, admin, name="e", password="p", type="Root")
     assert "valid value for field[type]" in error_of(bad_type, "SYS.1007")["details"]
-    long_name = await create_account(http, sim, admin, name="n" * 256, password="p")
+    long_name = await create_account(http, sim.url, admin, name="n" * 256, password="p")
     assert (
         "exceeds max length of string. expected was <= 255, actual was 256"
         in (error_of(long_name, "SYS.1007")["details"])
@@ -198,6 +198,15 @@ async def test_accounts_owners_and_tags_survive_a_restart(
 ) -> None:
     proc = await sim_process_factory("--job-duration-ms", "5", "--tenant", "team-a:pw-a")
     await proc.admin.create_account("team-b", "pw-b")
+    # Uuids sorting against creation order: the reloaded list must still be creation order.
+    admin = await login(http, proc.url)
+    late = "f" * 12 + "4" + "f" * 3 + "8" + "f" * 15
+    early = "1" * 12 + "4" + "1" * 3 + "8" + "1" * 15
+    for name, uuid in (("team-y", late), ("team-z", early)):
+        done = await create_account(
+            http, proc.url, admin, name=name, password="p", resourceUuid=uuid
+        )
+        assert done.json()["inventory"]["uuid"] == uuid, done.text
     key = await proc.admin.create_access_key("team-b")
     session = await login(http, proc.url, "team-a", "pw-a")
     body = {"param": service_param("mine"), "userTags": ["owner::ns-a"]}

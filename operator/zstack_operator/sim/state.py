@@ -98,6 +98,8 @@ class State:
             # Keys from before accounts existed were the admin's.
             self.access_key_accounts[key] = doc.get("accountUuid", ADMIN_ACCOUNT_UUID)
         self.services = dict(sorted(self.services.items(), key=lambda kv: kv[1].seq))
+        # SQLite hands rows back by key; queries list accounts in creation order.
+        self.accounts = dict(sorted(self.accounts.items(), key=lambda kv: kv[1].create_date))
         self.jobs = dict(sorted(self.jobs.items(), key=lambda kv: kv[1].seq))
         seqs = [s.seq for s in self.services.values()] + [j.seq for j in self.jobs.values()]
         self._seq = max([0, *seqs, *(t.seq for t in self.tags.values())])
