@@ -311,3 +311,15 @@ async def test_user_tag_query_operators(sim: Simulator, http: httpx.AsyncClient)
     assert by_type.json()["inventories"] == []
     bad = await http.get(tags, params={"q": "colour=red"}, headers=oauth(admin))
     assert "class[org.zstack.header.tag.UserTagInventory]" in error_of(bad, "SYS.1007")["details"]
+    exact = await http.get(tags, params={"q": "tag=owner::ns-b"}, headers=oauth(admin))
+    [tag_b] = exact.json()["inventories"]
+    assert tag_b["resourceUuid"] == uuids["b"]
+    assert exact.json()["schema"] == {"inventories[0]": "org.zstack.header.tag.UserTagInventory"}
+    # GET /user-tags/{uuid}: the owner (here the admin) sees it, another account does not.
+    one = await http.get(f"{tags}/{tag_b['uuid']}", headers=oauth(admin))
+    assert one.json()["inventories"] == [tag_b]
+    await sim.admin.create_account("team-a", "pw-a")
+    normal = await login(http, sim.url, "team-a", "pw-a")
+    hidden = await http.get(f"{tags}/{tag_b['uuid']}", headers=oauth(normal))
+    assert hidden.json() == {"inventories": []}
+    assert (await http.get(services, headers=oauth(normal))).json() == {"inventories": []}
