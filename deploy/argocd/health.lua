@@ -3,14 +3,17 @@
 -- Reads the operator's conditions (docs: Ready and Synced, each with observedGeneration):
 --   Healthy      Ready=True, computed from the current spec (metadata.generation)
 --   Degraded     Synced=False with a terminal reason (Rejected, InvalidSpec,
---                ImmutableFieldChanged) for the current spec: it waits for a spec change
+--                ImmutableFieldChanged, NotOwned) for the current spec: it waits for a spec
+--                change
 --   Suspended    Synced=False reason Paused (annotation ai.zstack.io/paused: "true")
 --   Progressing  everything else: no status yet, a spec the operator has not seen, a create,
 --                update or retry in flight, a deletion waiting for ZStack
 -- Argo CD runs this under gopher-lua (Lua 5.1); tests/unit/test_argocd_health.py runs the cases
 -- in health_test.yaml under Lua 5.1 too.
 
-local TERMINAL = { Rejected = true, InvalidSpec = true, ImmutableFieldChanged = true }
+local TERMINAL = {
+  Rejected = true, InvalidSpec = true, ImmutableFieldChanged = true, NotOwned = true,
+}
 
 local hs = {}
 

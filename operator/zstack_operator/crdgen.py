@@ -145,6 +145,8 @@ class Kind:
     columns: tuple[dict[str, Any], ...]
     #: Descriptions replacing those of the shared Condition model's fields in this CRD.
     condition_descriptions: tuple[tuple[str, str], ...] = ()
+    #: CEL rules on the whole object (they can read status, which spec-level rules cannot).
+    root_rules: tuple[dict[str, str], ...] = ()
 
     @property
     def filename(self) -> str:
@@ -173,6 +175,7 @@ MODEL_SERVICE = Kind(
         _condition_column("SYNCED", r.ConditionType.SYNCED),
         _AGE,
     ),
+    root_rules=tuple(r.immutability_rules()),
 )
 
 
@@ -264,7 +267,7 @@ def build_crd(kind: str = r.KIND) -> dict[str, Any]:
     k = _BY_KIND[kind]
     spec = structural_schema(k.spec_model)
     spec["description"] = k.spec_description
-    root = {
+    root: dict[str, Any] = {
         "description": k.description,
         "type": "object",
         "properties": {
@@ -280,6 +283,8 @@ def build_crd(kind: str = r.KIND) -> dict[str, Any]:
         },
         "required": ["spec"],
     }
+    if k.root_rules:
+        root["x-kubernetes-validations"] = [dict(rule) for rule in k.root_rules]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

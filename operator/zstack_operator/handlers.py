@@ -20,7 +20,9 @@ from typing import Any, cast
 
 import kopf
 
-from .connections import ConnectionPool
+from .connection_status import ConnectionController
+from .connections import OPERATOR_DEFAULT, ConnectionPool
+from .connections.keys import resolve
 from .events import EventPoster
 from .health import serve
 from .kubeapi import KubeAPI, KubeError, load_kubeconfig
@@ -44,12 +46,26 @@ from .reconcile import (
 from .reconcile.drift import DriftLoop
 from .reconcile.schedule import Entry
 from .resources import FINALIZER, GROUP, PLURAL, VERSION, format_rfc3339
+from .resources.connection import (
+    CLUSTER_CONNECTION_KIND,
+    CLUSTER_CONNECTION_PLURAL,
+    CONNECTION_KIND,
+    CONNECTION_PLURAL,
+)
 from .runtime import Runtime, backoff, count_event, resource_of, track
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 _RESOURCE = (GROUP, VERSION, PLURAL)
+_CONNECTIONS = {
+    CONNECTION_KIND: (GROUP, VERSION, CONNECTION_PLURAL),
+    CLUSTER_CONNECTION_KIND: (GROUP, VERSION, CLUSTER_CONNECTION_PLURAL),
+}
+#: Seconds between two probes of a connection that nothing changed (status freshness, usedBy).
+CONNECTION_PROBE_INTERVAL = 60.0
+#: Seconds between two looks at a connection whose deletion waits for its users.
+IN_USE_RECHECK = 5.0
 
 
 class HandledDiffBase(kopf.DiffBaseStorage):
@@ -112,7 +128,13 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     settings.posting.enabled = False
     settings.scanning.disabled = True
     rt.kube = KubeAPI(load_kubeconfig())
-    rt.pool = ConnectionPool(rt.settings, rt.kube, rt.universe, observer=ClientMetrics())
+    rt.pool = ConnectionPool(
+        rt.settings, rt.kube, rt.universe, observer=ClientMetrics(), on_change=rt.connection_changed
+    )
+    rt.connections = ConnectionController(
+        rt.pool, rt.kube, rt.users, rt.settings.credentials_secret.namespace
+    )
+    rt.connections.start()
     # Objects created before this process started may have had a create sent by an earlier
     # one (killed before it wrote status): their first pass asks the job before sending it.
     # The API server's clock, because creationTimestamp is on it; 1 s for its resolution.
@@ -120,7 +142,7 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     started = format_rfc3339(now + timedelta(seconds=1)) if now else None
     rt.deps = Deps(rt.pool, _status_writer(rt), job_wait=rt.settings.job_wait, started_at=started)
     rt.events = EventPoster(rt.kube.create_event)
-    rt.drift = DriftLoop(rt.schedule, _drift_check(rt), rt.pool.credential_changes)
+    rt.drift = DriftLoop(rt.schedule, _drift_check(rt))
     rt.tasks.append(asyncio.create_task(rt.drift.run(), name="drift-loop"))
     rt.health.api_check = rt.kube.version
     if rt.settings.health_address:
@@ -136,6 +158,8 @@ async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:
     await asyncio.gather(*rt.tasks, return_exceptions=True)
     if rt.events is not None:
         await rt.events.drain()
+    if rt.connections is not None:
+        await rt.connections.aclose()
     if rt.pool is not None:
         await rt.pool.aclose()
     if rt.kube is not None:
@@ -178,13 +202,28 @@ def _drift_check(rt: Runtime) -> Any:
     return check
 
 
-async def uuid_index(*, status: kopf.Status, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
-    """Index ModelServices by connection -> ZStack uuid, for batched drift reads."""
+async def uuid_index(
+    *,
+    namespace: str | None,
+    name: str,
+    status: kopf.Status,
+    spec: kopf.Spec,
+    memo: kopf.Memo,
+    **_: Any,
+) -> dict[str, tuple[str, str]]:
+    """ModelServices by connection key -> (namespace/name, ZStack uuid or "").
+
+    The uuids serve batched drift reads; the names, a connection's status and deletion guard.
+    """
+    rt: Runtime = memo["runtime"]
     uuid = status.get("uuid")
-    if not uuid:
-        return None
-    ref = spec.get("connectionRef") or {}
-    return {str(ref.get("name") or "default"): str(uuid)}
+    pinned = (status.get("connection") or OPERATOR_DEFAULT) if uuid else status.get("connection")
+    ref, namespace = spec.get("connectionRef"), namespace or ""
+    if rt.pool is not None:
+        key = rt.pool.resolve(namespace, ref, pinned)
+    else:
+        key = resolve(namespace, ref, pinned, lambda _key: False)
+    return {key: (f"{namespace}/{name}", str(uuid or ""))}
 
 
 async def on_reconcile(
@@ -216,6 +255,47 @@ async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: A
     RECONCILES.labels("delete", "ok").inc()
 
 
+def _kind(resource: kopf.Resource) -> str:
+    return (
+        CLUSTER_CONNECTION_KIND if resource.plural == CLUSTER_CONNECTION_PLURAL else CONNECTION_KIND
+    )
+
+
+async def on_connection_event(
+    *, type: str | None, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, **_: Any
+) -> None:
+    """Every watch event of a connection object feeds the registry (and probes on change)."""
+    rt: Runtime = memo["runtime"]
+    if rt.connections is None:
+        return
+    if type == "DELETED":
+        rt.connections.gone(_kind(resource), body)
+    else:
+        rt.connections.observed(_kind(resource), body)
+
+
+async def on_connection_timer(
+    *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, **_: Any
+) -> None:
+    """Re-probe a connection now and then: status freshness and its user count."""
+    rt: Runtime = memo["runtime"]
+    if rt.connections is not None and not body.get("metadata", {}).get("deletionTimestamp"):
+        await rt.connections.refresh(_kind(resource), body)
+
+
+async def on_connection_delete(
+    *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, **_: Any
+) -> None:
+    """A connection in use cannot go: its deletion waits (status InUse) until no one uses it."""
+    rt: Runtime = memo["runtime"]
+    assert rt.connections is not None, "startup did not run"
+    users = await rt.connections.refresh(_kind(resource), body, deleting=True)
+    if users:
+        raise kopf.TemporaryError(
+            f"{users} ModelService(s) still use this connection", delay=IN_USE_RECHECK
+        )
+
+
 def on_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     """Log in to Kubernetes like ``kubeapi`` does: in-cluster service account, else kubeconfig."""
     return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
@@ -231,6 +311,13 @@ def register(settings: Settings, registry: kopf.OperatorRegistry) -> None:
         decorator(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.update(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.delete(*_RESOURCE, id="finalize", registry=registry)(on_delete)
+    for kind, (group, version, plural) in _CONNECTIONS.items():
+        if kind == CLUSTER_CONNECTION_KIND and not settings.cluster_wide:
+            continue  # a namespaced install may not watch cluster-scoped objects (docs/tenancy.md)
+        kopf.on.event(group, version, plural, registry=registry)(on_connection_event)
+        kopf.on.delete(group, version, plural, id="in-use", registry=registry)(on_connection_delete)
+        kopf.timer(group, version, plural, interval=CONNECTION_PROBE_INTERVAL,
+                   idle=None, registry=registry)(on_connection_timer)  # fmt: skip
 
 
 def run(settings: Settings) -> int:

@@ -2,9 +2,10 @@
 
 kopf owns watching, finalizers and handler scheduling. Three things happen at moments kopf does
 not control, so they go through this small httpx client instead: the one status write of each
-reconcile pass, reading the credentials Secret (``get`` restricted by ``resourceNames`` in
-RBAC), and reading an object when its drift check comes due (one loop schedules them all, not
-one kopf timer per object). The readiness probe asks the server's version here too.
+reconcile pass (and of each connection's check), reading and watching credentials Secrets (one
+watch per Secret, by name), and reading an object when its drift check comes due (one loop
+schedules them all, not one kopf timer per object). The readiness probe asks the server's
+version here too.
 Configuration comes from the in-cluster service account or from a kubeconfig, the same sources
 kopf logs in with.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import json
 import os
 import ssl
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -208,10 +211,52 @@ class KubeAPI:
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, status: Any
     ) -> dict[str, Any] | None:
-        """Merge-patch ``status``; None when the object is gone."""
+        """Merge-patch ``status`` (``namespace`` "" for a cluster-scoped object); None if gone."""
+        where = f"namespaces/{namespace}/" if namespace else ""
         return await self._request(
             "PATCH",
-            f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/status",
+            f"/apis/{group}/{version}/{where}{plural}/{name}/status",
             json={"status": status},
             content_type="application/merge-patch+json",
         )
+
+    async def watch_secret(
+        self,
+        namespace: str,
+        name: str,
+        resource_version: str,
+        *,
+        timeout: int = 300,  # noqa: ASYNC109 - the API server's timeoutSeconds, not a cancel
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The watch events of one Secret (by name, a fieldSelector) after ``resource_version``.
+
+        Ends when the API server closes the watch (after ``timeout`` seconds at most); raises
+        KubeError when it refuses (403 without watch permission, 410 when the version is gone).
+        Its own connection, outside the request slots: a watch holds it for minutes.
+        """
+        params = {
+            "watch": "1",
+            "fieldSelector": f"metadata.name={name}",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout),
+            "allowWatchBookmarks": "false",
+        }
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        try:
+            async with self._http.stream(
+                "GET", path, params=params, headers=self._headers(), timeout=timeout + 30
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise KubeError(
+                        response.status_code, f"watch {path}: HTTP {response.status_code}"
+                    )
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        event: dict[str, Any] = json.loads(line)
+                        if event.get("type") == "ERROR":
+                            code = int((event.get("object") or {}).get("code") or 500)
+                            raise KubeError(code, f"watch {path}: error {code}")
+                        yield event
+        except httpx.HTTPError as exc:
+            raise KubeError(0, f"Kubernetes API unreachable: {type(exc).__name__}") from exc

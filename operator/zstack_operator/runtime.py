@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .connections import ConnectionPool
+from .connection_status import ConnectionController
+from .connections import OPERATOR_DEFAULT, ConnectionPool
+from .connections.keys import from_shown
 from .events import EventPoster
 from .health import Health
 from .kubeapi import KubeAPI
@@ -24,11 +26,13 @@ from .metrics import DRIFT_REPAIRS, OUT_OF_BAND_DELETIONS, ConditionCensus
 from .reconcile import Deps, Outcome, Resource
 from .reconcile.drift import DriftLoop, KeyedLock
 from .reconcile.schedule import DriftSchedule, interval_of
-from .resources import EventReason
+from .resources import ConditionType, EventReason, SyncedReason
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: Seconds between looks at an object waiting for a connection fix, besides the change notices.
+WAITING_RECHECK = 60.0
 #: Backoff of transient failures: 1 s doubling to 5 min, full jitter above half.
 _BACKOFF_BASE, _BACKOFF_CAP = 1.0, 300.0
 
@@ -44,6 +48,7 @@ class Runtime:
     locks: KeyedLock = field(default_factory=KeyedLock)
     kube: KubeAPI | None = None
     pool: ConnectionPool | None = None
+    connections: ConnectionController | None = None
     deps: Deps | None = None
     drift: DriftLoop | None = None
     events: EventPoster | None = None
@@ -52,10 +57,23 @@ class Runtime:
     runner: Any = None
 
     def universe(self, connection: str) -> list[str]:
-        """Every ZStack uuid the operator knows for a connection (from the kopf index)."""
+        """Every ZStack uuid the operator knows for a connection key (from the kopf index)."""
         if self.index is None or connection not in self.index:
             return []
-        return list(self.index[connection])
+        return [uuid for _, uuid in self.index[connection] if uuid]
+
+    def connection_changed(self, key: str) -> None:
+        """A connection or its Secret changed: wake who waits for it, refresh its status."""
+        if self.drift is not None:
+            self.drift.connection_changed(key)
+        if self.connections is not None:
+            self.connections.changed(key)
+
+    def users(self, connection: str) -> list[str]:
+        """``namespace/name`` of every ModelService that uses a connection key."""
+        if self.index is None or connection not in self.index:
+            return []
+        return sorted(ref for ref, _ in self.index[connection])
 
 
 def backoff(retry: int) -> float:
@@ -90,15 +108,34 @@ def count_event(reason: str) -> None:
         OUT_OF_BAND_DELETIONS.inc()
 
 
+def _waiting_for(rt: Runtime, res: Resource, outcome: Outcome) -> str | None:
+    """The key of the connection whose fix the object waits for, if it does."""
+    status = outcome.status
+    synced = next((c for c in status.conditions if c.type == ConditionType.SYNCED), None)
+    refused_login = bool(status.error and str(status.error.code or "").startswith("ID."))
+    # NotOwned too: a connection that starts allowing adoption settles it.
+    waits = (SyncedReason.CONNECTION_UNAVAILABLE, SyncedReason.NOT_OWNED)
+    if rt.pool is None or not (refused_login or (synced and synced.reason in waits)):
+        return None
+    pinned = (status.connection or OPERATOR_DEFAULT) if status.uuid else status.connection
+    return rt.pool.resolve(res.namespace, res.spec.get("connectionRef"), pinned)
+
+
 def track(rt: Runtime, res: Resource, outcome: Outcome) -> None:
     """Keep the object in the drift schedule (its interval may have changed)."""
     interval, refused = interval_of(res.annotations, rt.settings.drift_interval)
     if refused:
         log.warning("%s: %s", res.ref, refused)
-    waiting = bool(outcome.status.error and str(outcome.status.error.code or "").startswith("ID."))
-    if outcome.status.uuid is None and not waiting:
+    recorded = outcome.status.connection
+    if recorded and recorded != res.status.get("connection") and rt.connections is not None:
+        # A new user: the connection's usedBy moves now, not at its next probe.
+        rt.connections.changed(from_shown(res.namespace, recorded))
+    waiting = _waiting_for(rt, res, outcome)
+    if outcome.status.uuid is None and waiting is None:
         return  # nothing in ZStack to compare with yet
+    if waiting is not None:
+        interval = min(interval, WAITING_RECHECK)  # in case a change notice is ever missed
     rt.schedule.track(res.uid, res.namespace, res.name, interval=interval,
-                      now=time.monotonic(), waiting_for_credentials=waiting)  # fmt: skip
+                      now=time.monotonic(), waiting_for=waiting)  # fmt: skip
     if rt.drift is not None:
         rt.drift.wake()

@@ -41,7 +41,12 @@ ERROR_FIELD_LIMITS = {"code": 64, "description": 512, "details": MAX_MESSAGE, "e
 MAX_ERROR_CAUSES = 5
 #: Reasons after which nothing is retried until the spec (or Secret) changes.
 TERMINAL_REASONS = frozenset(
-    {SyncedReason.REJECTED, SyncedReason.INVALID_SPEC, SyncedReason.IMMUTABLE_FIELD_CHANGED}
+    {
+        SyncedReason.REJECTED,
+        SyncedReason.INVALID_SPEC,
+        SyncedReason.IMMUTABLE_FIELD_CHANGED,
+        SyncedReason.NOT_OWNED,
+    }
 )
 
 
@@ -193,6 +198,11 @@ class Transition:
     message: str
 
 
+#: Warnings that are not terminal: the operator retries, or a connection fix re-drives them
+#: (a GitOps sync often applies the connection after its ModelServices: not Stalled).
+_WARN_TOO = frozenset({SyncedReason.RECONCILE_ERROR, SyncedReason.CONNECTION_UNAVAILABLE})
+
+
 def transitions(old: ModelServiceStatus, new: ModelServiceStatus) -> list[Transition]:
     """Condition changes (status or reason) between two statuses, as Events to post."""
     out: list[Transition] = []
@@ -204,7 +214,7 @@ def transitions(old: ModelServiceStatus, new: ModelServiceStatus) -> list[Transi
             continue
         if before is None and cond.reason in _QUIET_FIRST:
             continue  # the expected first steps say nothing an operator of the cluster needs
-        warning = cond.reason in TERMINAL_REASONS or cond.reason == SyncedReason.RECONCILE_ERROR
+        warning = cond.reason in TERMINAL_REASONS or cond.reason in _WARN_TOO
         out.append(Transition(warning, cond.reason, cond.message or cond.reason))
     return out
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from zstack_operator.connections.keys import resolve
 from zstack_operator.reconcile import Resource, StatusWriteError
+from zstack_operator.resources.spec import OWNER_TAG_PREFIX
 from zstack_operator.zstack.errors import (
     JobExpiredError,
     JobTimeoutError,
@@ -69,10 +71,17 @@ class FakeZStack:
     log: list[tuple[str, Any]] = field(default_factory=list)
     credentials_error: Exception | None = None
     clock: int = 0
+    #: User tags by service uuid (the owner markers among them).
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    allow_adoption: bool = False
+    label: str = "the operator's default connection"
 
     # -- Connections -------------------------------------------------------------------------
 
-    async def get(self, name: str | None) -> FakeZStack:
+    def resolve(self, namespace: str, ref: Any, pinned: str | None) -> str:
+        return resolve(namespace, ref, pinned, lambda _key: False)
+
+    async def get(self, key: str, namespace: str | None = None) -> FakeZStack:
         if self.credentials_error is not None:
             raise self.credentials_error
         return self
@@ -142,6 +151,7 @@ class FakeZStack:
                 by_alias=False, exclude_none=True, exclude={"resource_uuid", "model_uuids"}
             )
             models = param.model_uuids or ()
+            self.tags[uuid] = list(user_tags or ())
             return self.existing(uuid, **values, models=models, last_op_date=self._stamp())
 
         self.log.append(("add-param", param))
@@ -216,6 +226,16 @@ class FakeZStack:
 
     def remember(self, uuid: str, inventory: ModelServiceInventory | None) -> None:
         self.log.append(("remember", uuid))
+
+    async def owner_tags(self, uuid: str) -> list[str]:
+        self.log.append(("owner-tags", uuid))
+        return [t for t in self.tags.get(uuid, []) if t.startswith(OWNER_TAG_PREFIX)]
+
+    async def mark_owner(self, uuid: str, tag: str, *, job_uuid: str, wait: float) -> None:
+        self.log.append(("mark-owner", (uuid, tag)))
+        if tag in self.tags.setdefault(uuid, []):
+            raise api_error("SYS.1006", f"Duplicated Tag[tag:{tag}, type:User]")
+        self.tags[uuid].append(tag)
 
 
 def _values(inv: ModelServiceInventory) -> dict[str, Any]:

@@ -19,30 +19,30 @@ NS = "zstack-system"
 Objects = dict[tuple[str, str, str | None], dict[str, Any]]
 
 
-def _watched(resource: str) -> list[dict[str, Any]]:
+def _watched(resource: str, *verbs: str) -> list[dict[str, Any]]:
     """The two rules of a kind kopf watches: the object, and its status subresource."""
     return [
         {
             "apiGroups": ["ai.zstack.io"],
             "resources": [resource],
-            "verbs": ["get", "list", "watch", "patch"],
+            "verbs": list(verbs or ("list", "watch", "patch")),
         },
         {"apiGroups": ["ai.zstack.io"], "resources": [f"{resource}/status"], "verbs": ["patch"]},
     ]
 
 
 #: The operator's whole Kubernetes API footprint besides Secrets, in the chart's order.
+#: In every Role and the ClusterRole (the drift loop also gets each ModelService).
 WATCH_RULES = [
-    *_watched("modelservices"),
+    *_watched("modelservices", "get", "list", "watch", "patch"),
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
     *_watched("zstackconnections"),
-    *_watched("clusterzstackconnections"),
 ]
+#: Only in the ClusterRole: cluster-scoped objects cannot be granted by a Role.
+CLUSTER_RULES = [*WATCH_RULES, *_watched("clusterzstackconnections")]
 
 #: The rule tenancy.secretNamespaces adds, in a Role per namespace or (``*``) the ClusterRole.
-CONNECTION_SECRET_RULES = [
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
-]
+CONNECTION_SECRET_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"]}]
 
 
 def secret_rule(name: str) -> list[dict[str, Any]]:
@@ -52,7 +52,7 @@ def secret_rule(name: str) -> list[dict[str, Any]]:
             "apiGroups": [""],
             "resources": ["secrets"],
             "resourceNames": [name],
-            "verbs": ["get", "list", "watch"],
+            "verbs": ["get", "watch"],
         }
     ]
 

@@ -292,6 +292,7 @@ def test_field_order_follows_the_api_page(spec_schema: dict[str, Any]) -> None:
         "systemTags",
         "userTags",
         "connectionRef",
+        "adoptionPolicy",
         "deletionPolicy",
         "managementPolicy",
     ]
@@ -381,6 +382,7 @@ def test_status_schema(version: dict[str, Any]) -> None:
         "createdWith",
         "failedJobs",
         "handled",
+        "connection",
     ]
     conditions = props["conditions"]
     assert conditions["x-kubernetes-list-type"] == "map"
@@ -447,14 +449,22 @@ def test_every_string_list_and_map_of_the_spec_is_bounded(any_version: dict[str,
 IMMUTABLE = ["modelCenterUuid", "installPath", "system", "condaVersion", "resourceUuid"]
 
 
-def test_cel_rules_have_the_expected_shape(spec_schema: dict[str, Any]) -> None:
-    rules = spec_schema["x-kubernetes-validations"]
+def test_cel_rules_have_the_expected_shape(version: dict[str, Any]) -> None:
+    """Root-level: only there can a rule read status (immutable once ZStack holds it)."""
+    root = version["schema"]["openAPIV3Schema"]
+    rules = root["x-kubernetes-validations"]
+    assert "x-kubernetes-validations" not in root["properties"]["spec"]
     assert [list(rule) for rule in rules] == [["rule", "message"]] * len(IMMUTABLE)
+    held = "!has(oldSelf.status) || !has(oldSelf.status.uuid)"
     for field, rule in zip(IMMUTABLE, rules, strict=True):
         assert rule["rule"] == (
-            f"!has(oldSelf.{field}) || (has(self.{field}) && self.{field} == oldSelf.{field})"
+            f"{held} || !has(oldSelf.spec.{field}) || "
+            f"(has(self.spec.{field}) && self.spec.{field} == oldSelf.spec.{field})"
         )
-        assert rule["message"] == f"{field} is immutable once set: it cannot be changed or removed"
+        assert rule["message"] == (
+            f"spec.{field} is immutable once the service exists in ZStack (status.uuid is set): "
+            "it cannot be changed or removed"
+        )
     assert rules == r.immutability_rules()
 
 
@@ -484,17 +494,27 @@ CHANGED = {
 }
 
 
+HELD = {"uuid": "0a1b2c3d4e5f40718293a4b5c6d7e8f9"}
+
+
+def obj(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"spec": spec, **({"status": status} if status is not None else {})}
+
+
 @pytest.mark.parametrize("field", IMMUTABLE)
-def test_cel_rule_semantics(spec_schema: dict[str, Any], field: str) -> None:
+def test_cel_rule_semantics(version: dict[str, Any], field: str) -> None:
     rule = next(
         v["rule"]
-        for v in spec_schema["x-kubernetes-validations"]
-        if f"oldSelf.{field})" in v["rule"]
+        for v in version["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
+        if f"oldSelf.spec.{field})" in v["rule"]
     )
     without = {k: v for k, v in BASE.items() if k != field}
-    assert _evaluate(rule, BASE, BASE), "unchanged must pass"
-    assert _evaluate(rule, {**BASE, "name": "renamed"}, BASE), "other fields may change"
-    assert not _evaluate(rule, {**BASE, field: CHANGED[field]}, BASE), "a change must fail"
-    assert not _evaluate(rule, without, BASE), "removal must fail"
-    assert _evaluate(rule, BASE, without), "adding a field that was never set is allowed"
-    assert _evaluate(rule, without, without)
+    held = obj(BASE, HELD)
+    assert _evaluate(rule, obj(BASE), held), "unchanged must pass"
+    assert _evaluate(rule, obj({**BASE, "name": "renamed"}), held), "other fields may change"
+    assert not _evaluate(rule, obj({**BASE, field: CHANGED[field]}), held), "a change must fail"
+    assert not _evaluate(rule, obj(without), held), "removal must fail"
+    assert _evaluate(rule, obj(BASE), obj(without, HELD)), "adding a field never set is allowed"
+    # Before ZStack holds the service, a value it rejected can be corrected.
+    assert _evaluate(rule, obj({**BASE, field: CHANGED[field]}), obj(BASE)), "no status yet"
+    assert _evaluate(rule, obj({**BASE, field: CHANGED[field]}), obj(BASE, {"version": "1"}))

@@ -23,9 +23,9 @@ from zstack_operator import crdgen
 
 from tests.support.helm_chart import (
     CHART,
+    CLUSTER_RULES,
     CONNECTION_SECRET_RULES,
     NS,
-    WATCH_RULES,
     Objects,
     render,
     secret_rule,
@@ -105,7 +105,7 @@ def test_install_yaml_creates_dependencies_first() -> None:
     assert all("helm.sh/chart" not in x and "app.kubernetes.io/managed-by" not in x for x in labels)
     assert {doc["metadata"].get("namespace") for doc in docs[4:]} == {"zstack-system", None}
     (cluster_role,) = [doc for doc in docs if doc["kind"] == "ClusterRole"]
-    assert cluster_role["rules"] == WATCH_RULES, "the default install reads no tenant Secrets"
+    assert cluster_role["rules"] == CLUSTER_RULES, "the default install reads no tenant Secrets"
 
 
 def test_kustomize_base_lists_exactly_its_generated_files() -> None:
@@ -172,7 +172,7 @@ def test_listed_namespaces_get_a_role_each(chart: helm_python.Chart) -> None:
         assert binding["subjects"] == [
             {"kind": "ServiceAccount", "name": "zstack-operator", "namespace": NS}
         ]
-    assert objects["ClusterRole", "zstack-operator", None]["rules"] == WATCH_RULES
+    assert objects["ClusterRole", "zstack-operator", None]["rules"] == CLUSTER_RULES
 
 
 def test_the_operators_namespace_can_be_listed_too(chart: helm_python.Chart) -> None:
@@ -189,7 +189,7 @@ def test_star_grants_secrets_cluster_wide_and_nothing_per_namespace(
 ) -> None:
     objects = render(chart, {"tenancy": {"secretNamespaces": ["*"]}})
     cluster_role = objects["ClusterRole", "zstack-operator", None]
-    assert cluster_role["rules"] == WATCH_RULES + CONNECTION_SECRET_RULES
+    assert cluster_role["rules"] == CLUSTER_RULES + CONNECTION_SECRET_RULES
     assert not [key for key in objects if key[1].endswith("-connection-secrets")]
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from zstack_operator.connections import CredentialsError
 from zstack_operator.reconcile import Done, Requeue, Retry, finalize, jobs
 from zstack_operator.resources import JobAction
 
 from tests.support.fake_zstack import OWN_UUID, UID, api_error
-from tests.unit.test_reconcile import FOREIGN, World, first_create
+from tests.unit.test_reconcile import BEFORE_START, FOREIGN, World, first_create
 
 
 async def created() -> World:
@@ -161,3 +162,23 @@ async def test_a_slow_delete_is_followed_not_resent() -> None:
     assert out.result == Done()
     assert list(w.zstack.mutations()) == [("delete", deleting())] * 2
     assert len([j for j in w.zstack.jobs if j == deleting()]) == 1
+
+
+async def test_an_object_that_never_had_a_usable_connection_goes_without_one() -> None:
+    """Nothing can have been created: no finalizer is held hostage by a broken connection."""
+    w = World()
+    w.zstack.credentials_error = CredentialsError("ZStackConnection/zs does not exist", "NotFound")
+    await w.run()
+    out = await delete(w)
+    assert out.result == Done()
+    assert w.zstack.mutations() == []
+
+
+async def test_an_older_object_waits_for_its_connection_and_says_how_to_let_go() -> None:
+    """An earlier process may have sent its create: the delete waits, naming Orphan as the way."""
+    w = World()
+    w.created_at = BEFORE_START
+    w.zstack.credentials_error = CredentialsError("ZStackConnection/zs does not exist", "NotFound")
+    out = await delete(w)
+    assert isinstance(out.result, Retry)
+    assert "set spec.deletionPolicy: Orphan" in out.result.reason

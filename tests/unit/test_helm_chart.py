@@ -11,7 +11,16 @@ from collections.abc import Iterator
 import helm_python
 import pytest
 
-from tests.support.helm_chart import CHART, NS, WATCH_RULES, container, env, render, secret_rule
+from tests.support.helm_chart import (
+    CHART,
+    CLUSTER_RULES,
+    NS,
+    WATCH_RULES,
+    container,
+    env,
+    render,
+    secret_rule,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +50,7 @@ def test_default_render_is_exactly_the_cluster_wide_install(chart: helm_python.C
         ("Service", "zstack-operator-metrics", NS),
         ("Deployment", "zstack-operator", NS),
     }
-    assert objects["ClusterRole", "zstack-operator", None]["rules"] == WATCH_RULES
+    assert objects["ClusterRole", "zstack-operator", None]["rules"] == CLUSTER_RULES
     assert objects["ClusterRoleBinding", "zstack-operator", None]["subjects"] == [
         {"kind": "ServiceAccount", "name": "zstack-operator", "namespace": NS}
     ]

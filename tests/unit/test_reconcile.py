@@ -314,9 +314,9 @@ async def test_paused_makes_no_zstack_call() -> None:
     ("over", "message"),
     [
         ({"requestCpu": "four"}, "spec.requestCpu: Input should be a valid integer"),
-        ({"connectionRef": {"name": "other"}}, "spec.connectionRef.name 'other' is unknown"),
+        ({"userTags": ["zstack-operator::owner::ns/other"]}, "spec.userTags: Value error, tags "),
     ],
-    ids=["schema", "connection"],
+    ids=["schema", "owner-tag"],
 )
 async def test_an_invalid_spec_is_terminal_without_a_call(
     over: dict[str, Any], message: str
@@ -351,18 +351,26 @@ async def test_refused_credentials_name_the_secret() -> None:
     w.zstack.script = [api_error("ID.1000", "wrong account name or password")]
     out = await w.run()
     assert isinstance(out.result, Terminal)
-    assert w.message("Synced").endswith("fix the credentials Secret (it is re-read within minutes)")
+    assert w.message("Synced").endswith(
+        "fix the connection's credentials Secret (a change is picked up at once)"
+    )
     assert api_error("ID.1000").kind is ErrorKind.AUTH
 
 
-async def test_unusable_credentials_are_retried() -> None:
-    """A missing Secret is a ReconcileError with backoff, before any ZStack call."""
+async def test_an_unusable_connection_waits_for_a_fix_before_any_call() -> None:
+    """A missing Secret or connection is the user's to fix: no backoff loop, a clear wait (the
+    connection's change notice re-drives it); the API server failing to answer is retried."""
     w = World()
     w.zstack.credentials_error = CredentialsError("credentials Secret ns/zs not found")
     out = await w.run()
-    assert isinstance(out.result, Retry)
-    assert w.message("Synced") == "credentials Secret ns/zs not found"
+    assert isinstance(out.result, Terminal)
+    assert w.cond("Synced") == ("False", "ConnectionUnavailable")
+    assert w.message("Synced") == "credentials Secret ns/zs not found; a fix is picked up at once"
+    assert w.cond("Ready") == ("False", "NotCreated")
+    assert "connection" not in w.status  # only a connection that worked is recorded
     assert w.zstack.mutations() == []
+    w.zstack.credentials_error = CredentialsError("HTTP 500", "SecretUnreadable")
+    assert isinstance((await w.run()).result, Retry)
 
 
 async def test_a_status_that_cannot_be_written_is_a_retry_without_events() -> None:
@@ -489,3 +497,111 @@ def _param(w: World) -> Any:
     return ModelServiceSpec.model_validate(w.spec).to_add_param(
         default_name="text-to-text", resource_uuid=OWN_UUID
     )
+
+
+# --- ownership (docs/tenancy.md) -----------------------------------------------------------------
+
+OWNER = "zstack-operator::owner::ns/text-to-text"
+
+
+async def test_a_create_carries_the_owner_marker_and_records_the_connection() -> None:
+    """The marker proves ownership later, when status is lost (a restore or a move)."""
+    w = World(userTags=["team::a"])
+    await w.run()
+    assert w.zstack.tags[OWN_UUID] == ["team::a", OWNER]
+    assert w.status["connection"] == "operator-default"
+
+
+@pytest.mark.parametrize("policy", ["Never", "Adopt"])
+async def test_an_existing_unmarked_service_is_refused_and_never_claimed(policy: str) -> None:
+    """Not created by this object, not adoptable here: nothing written, nothing recorded, so
+    deleting the object deletes nothing; both conditions say why."""
+    w = World(resourceUuid=FOREIGN, adoptionPolicy=policy)
+    w.zstack.existing(FOREIGN)
+    out = await w.run()
+    assert isinstance(out.result, Terminal)
+    assert "uuid" not in w.status
+    assert w.zstack.mutations() == []
+    assert w.zstack.calls("mark-owner") == []
+    assert w.cond("Ready") == ("False", "NotCreated")
+    assert w.cond("Synced") == ("False", "NotOwned")
+    hint = "set spec.adoptionPolicy: Adopt" if policy == "Never" else "does not allow adoption"
+    assert hint in w.message("Synced")
+
+
+async def test_adoption_marks_the_service_then_manages_it() -> None:
+    w = World(resourceUuid=FOREIGN, adoptionPolicy="Adopt", requestCpu=8)
+    w.zstack.allow_adoption = True
+    w.zstack.existing(FOREIGN)
+    out = await w.run()
+    assert out.result == Done()
+    assert w.zstack.tags[FOREIGN] == [OWNER]
+    assert [c[0] for c in w.zstack.mutations()] == ["update"]
+    assert w.status["uuid"] == FOREIGN
+    assert [e.reason for e in out.events if e.reason == "Adopted"] == ["Adopted"]
+    w.zstack.log.clear()
+    await w.run()
+    assert w.zstack.calls("owner-tags", "mark-owner") == []  # status.uuid proves it now
+
+
+@pytest.mark.parametrize(
+    ("marker", "named"),
+    [
+        ("zstack-operator::owner::ns/first", "belongs to ModelService first"),
+        ("zstack-operator::owner::sec-1/victim", "belongs to a ModelService in another namespace"),
+    ],
+    ids=["same-namespace", "other-namespace"],
+)
+@pytest.mark.parametrize("mode", ["Manage", "Observe"])
+async def test_a_service_marked_for_another_object_is_neither_managed_nor_shown(
+    marker: str, named: str, mode: str
+) -> None:
+    """A copied manifest, or another tenant's uuid: refused even with Adopt; another
+    namespace's object is not named; Observe shows none of its facts."""
+    w = World(resourceUuid=FOREIGN, adoptionPolicy="Adopt", managementPolicy=mode)
+    w.zstack.allow_adoption = True
+    w.zstack.existing(FOREIGN, request_cpu=8)
+    w.zstack.tags[FOREIGN] = [marker]
+    out = await w.run()
+    assert isinstance(out.result, Terminal)
+    assert named in w.message("Synced")
+    assert "victim" not in w.message("Synced")
+    assert w.cond("Synced") == ("False", "NotOwned")
+    assert not {"uuid", "version", "size", "createDate"} & set(w.status)
+    assert w.zstack.mutations() == []
+
+
+async def test_a_service_marked_with_this_objects_name_is_its_own_after_a_move() -> None:
+    w = World(resourceUuid=FOREIGN)
+    w.zstack.existing(FOREIGN)
+    w.zstack.tags[FOREIGN] = [OWNER]
+    out = await w.run()
+    assert out.result == Done()
+    assert w.status["uuid"] == FOREIGN
+    assert w.zstack.calls("mark-owner") == []
+
+
+async def test_the_connection_of_a_created_service_cannot_change() -> None:
+    """The service lives in that connection's ZStack account."""
+    w = World()
+    await w.run()
+    w.edit(connectionRef={"kind": "ZStackConnection", "name": "team"})
+    w.zstack.log.clear()
+    out = await w.run()
+    assert isinstance(out.result, Terminal)
+    assert w.cond("Synced") == ("False", "ImmutableFieldChanged")
+    assert "created through operator-default" in w.message("Synced")
+    assert w.zstack.mutations() == []
+
+
+async def test_a_failed_create_leaves_nothing_frozen() -> None:
+    """ZStack never held the service: status.uuid goes, so a corrected spec is a new create."""
+    w = World()
+    w.zstack.script = ["hold"]
+    await w.run()
+    assert w.status["uuid"] == OWN_UUID
+    job = w.zstack.jobs[first_create()]
+    job.state, job.error = "failed", api_error("SYS.1003", "zone not found")
+    await w.run()
+    assert "uuid" not in w.status
+    assert w.cond("Synced") == ("False", "Rejected")

@@ -75,7 +75,12 @@ def test_condition_vocabulary() -> None:
         "Unavailable",
         "NotCreated",
     ]
-    assert [c.value for c in r.EventReason] == ["DriftRepaired", "DriftDetected", "Recreated"]
+    assert [c.value for c in r.EventReason] == [
+        "DriftRepaired",
+        "DriftDetected",
+        "Recreated",
+        "Adopted",
+    ]
     assert [c.value for c in r.SyncedReason] == [
         "ReconcileSuccess",
         "ReconcileError",
@@ -84,6 +89,8 @@ def test_condition_vocabulary() -> None:
         "ImmutableFieldChanged",
         "Paused",
         "Observing",
+        "NotOwned",
+        "ConnectionUnavailable",
     ]
     assert [a.value for a in r.JobAction] == ["Create", "Update", "Delete", "Bind", "Unbind"]
     assert [p.value for p in r.DeletionPolicy] == ["Delete", "Orphan"]
@@ -171,7 +178,12 @@ def test_sample_validates_and_round_trips(path: Path) -> None:
     assert obj.api_version == r.API_VERSION
     assert obj.kind == r.KIND
     # The API server applies the same two defaults, so this is also what kubectl get shows.
-    defaulted = {"deletionPolicy": "Delete", "managementPolicy": "Manage", **raw["spec"]}
+    defaulted = {
+        "deletionPolicy": "Delete",
+        "managementPolicy": "Manage",
+        "adoptionPolicy": "Never",
+        **raw["spec"],
+    }
     assert obj.manifest() == {**raw, "spec": defaulted}
     param = obj.spec.to_add_param(default_name=obj.metadata["name"], resource_uuid=UUID)
     service_yaml = yaml.safe_load(param.yaml)

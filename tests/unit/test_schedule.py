@@ -71,15 +71,17 @@ def test_later_backs_a_check_off() -> None:
     assert s.pop_due(103.0) == ["a"]
 
 
-def test_a_credentials_change_wakes_only_those_waiting_for_it() -> None:
+def test_a_connection_change_wakes_only_those_waiting_for_it() -> None:
     s = DriftSchedule(uniform=highest)
-    s.track("a", "ns", "a", interval=600.0, now=0.0, waiting_for_credentials=True)
+    s.track("a", "ns", "a", interval=600.0, now=0.0, waiting_for="ZStackConnection/ns/zs")
+    s.track("c", "ns", "c", interval=600.0, now=0.0, waiting_for="operator-default")
     s.track("b", "ns", "b", interval=600.0, now=0.0)
-    assert s.waiting_for_credentials()
-    assert s.credentials_changed(5.0) == 1
+    assert s.waiting() == 2
+    assert s.connection_changed("ZStackConnection/ns/zs", 5.0) == 1
     assert s.pop_due(5.0) == ["a"]
     s.track("a", "ns", "a", interval=600.0, now=6.0)  # the check fixed it
-    assert not s.waiting_for_credentials()
+    assert s.waiting() == 1
+    assert s.connection_changed("ZStackConnection/ns/zs", 7.0) == 0
 
 
 @pytest.mark.parametrize(
@@ -112,37 +114,27 @@ class Clock:
         return self.now
 
 
-async def test_the_loop_runs_due_checks_and_rechecks_credentials_sparingly() -> None:
+async def test_the_loop_runs_due_checks_and_wakes_waiters_on_a_connection_change() -> None:
     clock = Clock()
     s = DriftSchedule(uniform=lowest)
     seen: list[str] = []
-    changes = {"n": 0, "asked": 0}
 
     async def check(uid: str, entry: Entry) -> None:
         seen.append(f"{entry.namespace}/{entry.name}")
 
-    async def credential_changes() -> int:
-        changes["asked"] += 1
-        return changes["n"]
-
-    loop = DriftLoop(s, check, credential_changes, clock=clock)
+    loop = DriftLoop(s, check, clock=clock)
     s.track("a", "ns", "a", interval=10.0, now=0.0)
-    s.track("b", "ns", "b", interval=100.0, now=0.0, waiting_for_credentials=True)
+    s.track("b", "ns", "b", interval=100.0, now=0.0, waiting_for="operator-default")
     assert await loop.step() == pytest.approx(10.0)
     clock.now = 10.0
     await loop.step()
     await loop.drain()
     assert seen == ["ns/a"]
-    assert changes["asked"] == 1  # first step: b waits for credentials
     clock.now = 11.0
-    await loop.step()
-    assert changes["asked"] == 1  # not again before RECHECK seconds
-    changes["n"] = 1
-    clock.now = RECHECK
+    loop.connection_changed("operator-default")
     await loop.step()
     await loop.drain()
-    assert changes["asked"] == 2
-    assert "ns/b" in seen  # woken by the Secret change, long before its interval
+    assert seen == ["ns/a", "ns/b"]  # woken by the change, long before its interval
 
 
 async def test_a_failing_check_is_logged_and_backed_off(caplog: pytest.LogCaptureFixture) -> None:
@@ -152,10 +144,7 @@ async def test_a_failing_check_is_logged_and_backed_off(caplog: pytest.LogCaptur
     async def check(uid: str, entry: Entry) -> None:
         raise RuntimeError("API server gone")
 
-    async def no_changes() -> int:
-        return 0
-
-    loop = DriftLoop(s, check, no_changes, clock=clock)
+    loop = DriftLoop(s, check, clock=clock)
     s.track("a", "ns", "a", interval=10.0, now=0.0)
     clock.now = 10.0
     await loop.step()

@@ -17,7 +17,7 @@ from .. import status as st
 from ..resources import EventReason, JobAction, ModelServiceSpec, PendingJob, ReadyReason
 from ..zstack.errors import ZStackAPIError
 from ..zstack.models import ModelServiceInventory
-from . import jobs
+from . import jobs, ownership
 from .model import Deps, Requeue, Result, ServiceAPI
 from .passes import Pass
 
@@ -42,6 +42,8 @@ def _ended(p: Pass, settled: jobs.Settled, job: str, action: JobAction) -> Resul
     if isinstance(settled, jobs.Failed):
         if settled.believed:
             p.update(failed_jobs=(p.new.failed_jobs or 0) + 1, pending_job=None)
+            if action is JobAction.CREATE and p.old.created_with is None:
+                p.update(uuid=None)  # ZStack never held it: nothing is frozen, nothing to delete
         else:
             p.update(pending_job=record)  # ask this job again; never send a second one
         raise settled.error
@@ -82,7 +84,7 @@ async def create(
         call = api.add_model_service(
             action.param,
             system_tags=action.system_tags,
-            user_tags=action.user_tags,
+            user_tags=[*(action.user_tags or ()), ownership.owner_tag(p.res)],
             job_uuid=job,
             wait=deps.job_wait,
         )

@@ -17,10 +17,12 @@ from pydantic import ValidationError
 
 from .. import plan as planning
 from .. import status as st
-from ..connections import DEFAULT_CONNECTION, CredentialsError
+from ..connections import OPERATOR_DEFAULT, CredentialsError
+from ..connections.keys import from_shown, shown
 from ..resources import (
     ConditionType,
     EventReason,
+    JobAction,
     ManagementPolicy,
     ModelServiceSpec,
     PendingJob,
@@ -29,7 +31,7 @@ from ..resources import (
 )
 from ..zstack.errors import ErrorKind, ZStackError
 from ..zstack.models import ModelServiceInventory
-from . import jobs
+from . import jobs, ownership
 from .act import JOB_REQUEUE, change, create
 from .model import (
     Deps,
@@ -82,15 +84,25 @@ async def reconcile(
     try:
         result = await _reconcile(p, deps, max_age, attempt)
     except CredentialsError as exc:
-        p.ready_if_unset(ReadyReason.NOT_CREATED, "not created yet: no usable ZStack credentials")
-        p.synced(False, SyncedReason.RECONCILE_ERROR, str(exc))
-        result = Retry(str(exc))
+        result = _unavailable(p, exc)
     except ZStackError as exc:
         result = failed(p, exc)
     try:
         return await p.finish(result)
     except StatusWriteError as exc:
         return Outcome(Retry(f"cannot write the status: {exc}"), p.new)
+
+
+def _unavailable(p: Pass, exc: CredentialsError) -> Result:
+    """The connection cannot be used: wait for it to change (the pool says when), or retry."""
+    if not (p.old.uuid or p.new.uuid):
+        p.ready(False, ReadyReason.NOT_CREATED, "not created: the ZStack connection is not usable")
+    if exc.reason == "SecretUnreadable":  # the API server's trouble, not the user's
+        p.synced(False, SyncedReason.RECONCILE_ERROR, f"{exc} (will retry)")
+        return Retry(str(exc))
+    p.synced(False, SyncedReason.CONNECTION_UNAVAILABLE, f"{exc}; a fix is picked up at once")
+    p.update(observed_generation=p.gen)
+    return Terminal(str(exc))
 
 
 def failed(p: Pass, exc: ZStackError) -> Result:
@@ -104,7 +116,7 @@ def failed(p: Pass, exc: ZStackError) -> Result:
         p.synced(False, SyncedReason.RECONCILE_ERROR, f"{message} (will retry)")
         return Retry(message)
     if exc.kind == ErrorKind.AUTH:
-        message += "; fix the credentials Secret (it is re-read within minutes)"
+        message += "; fix the connection's credentials Secret (a change is picked up at once)"
     else:
         message += "; fix the spec to retry"
     if not created:
@@ -120,18 +132,19 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
         spec = parse_spec(res)
     except ValidationError as exc:
         return _invalid(p, validation_message(exc))
-    if spec.connection_ref and spec.connection_ref.name != DEFAULT_CONNECTION:
-        return _invalid(
-            p,
-            f"spec.connectionRef.name {spec.connection_ref.name!r} is unknown: this operator has "
-            f"only the {DEFAULT_CONNECTION!r} connection; remove spec.connectionRef",
-        )
     observe_only = spec.management_policy == ManagementPolicy.OBSERVE
     if res.paused and not observe_only:
         p.ready_if_unset(ReadyReason.NOT_CREATED, "not created: paused before the first create")
         p.synced(False, SyncedReason.PAUSED, "paused by annotation ai.zstack.io/paused; no writes")
         return Done()
-    api = await deps.connections.get(spec.connection_ref.name if spec.connection_ref else None)
+    ref = res.spec.get("connectionRef")
+    # The service lives in the account of the connection it was created through.
+    pinned = (p.old.connection or OPERATOR_DEFAULT) if p.old.uuid else None
+    key = deps.connections.resolve(res.namespace, ref, pinned)
+    if pinned is not None and key != from_shown(res.namespace, pinned):
+        return _refuse_move(p, shown(key), pinned)
+    api = await deps.connections.get(key, res.namespace)
+    p.update(connection=shown(key))  # only once usable: no create went out before this
     uuid = service_uuid(res, spec)
 
     inv: ModelServiceInventory | None = None
@@ -157,12 +170,47 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
             observe_only=observe_only,
         )
 
+    if inv is not None and p.old.uuid is None and spec.resource_uuid is not None:
+        verdict = await ownership.check(res, api, uuid, spec, observe_only=observe_only)
+        if verdict.refusal is not None:
+            return _not_owned(p, verdict.refusal, observe_only)
+        if verdict.adopt:
+            await ownership.adopt(res, api, uuid, wait=deps.job_wait)
+            p.notice(
+                EventReason.ADOPTED,
+                f"adopted the existing model service {uuid}: it is now managed by this "
+                "ModelService and marked with its owner tag",
+                warning=False,
+            )
     action = plan_for(inv)
     if max_age > 0 and isinstance(action, planning.Create | planning.Change):
         # Never write on the strength of a cached read: confirm with a fresh one first.
         inv = await api.read(uuid, max_age=0.0)
         action = plan_for(inv)
     return await _act(p, deps, api, spec, uuid, inv, action, attempt)
+
+
+def _refuse_move(p: Pass, wanted: str, pinned: str) -> Result:
+    message = (
+        f"spec.connectionRef names {wanted}, but model service {p.old.uuid} was created through "
+        f"{pinned} and lives in its ZStack account; restore spec.connectionRef (or remove it)"
+    )
+    p.synced(False, SyncedReason.IMMUTABLE_FIELD_CHANGED, message)
+    p.update(observed_generation=p.gen)
+    return Terminal(message)
+
+
+def _not_owned(p: Pass, message: str, observe_only: bool) -> Result:
+    """Refuse a service the object may not touch: nothing is written to status but the why."""
+    if observe_only:
+        p.ready(False, ReadyReason.NOT_FOUND, "not shown: the model service is not this object's")
+    else:
+        p.ready(
+            False, ReadyReason.NOT_CREATED, "not created: the model service is not this object's"
+        )
+    p.synced(False, SyncedReason.NOT_OWNED, message)
+    p.update(observed_generation=p.gen, error=None)
+    return Terminal(message)
 
 
 def _invalid(p: Pass, message: str) -> Result:
@@ -185,6 +233,8 @@ async def _settle_pending(
             p.update(pending_job=job)
             raise settled.error  # keep the job recorded and ask again on the next pass
         p.update(failed_jobs=(p.new.failed_jobs or 0) + 1)
+        if job.action is JobAction.CREATE and p.old.created_with is None:
+            p.update(uuid=None)  # ZStack never held it: nothing is frozen, nothing to delete
         if job.generation == p.gen:
             raise settled.error  # still the spec it failed for: report it
         return jobs.Finished(None)  # the spec changed since: plan afresh

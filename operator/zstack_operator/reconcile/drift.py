@@ -1,10 +1,10 @@
 """The one loop that runs drift checks when the schedule says they are due.
 
 Owned here: ``DriftLoop`` (sleeps until the earliest due time, runs due checks with bounded
-concurrency, re-reads the credentials Secret while objects wait for a fix and wakes them when
-it changes) and ``KeyedLock`` (one pass per object at a time, whether a kopf handler or this
-loop starts it). What a check does is the caller's: ``handlers`` gives a callable that reads
-the object and reconciles it. Nothing here imports kopf.
+concurrency, and makes the objects waiting for a connection due the moment the connection
+pool reports it changed) and ``KeyedLock`` (one pass per object at a time, whether a kopf
+handler or this loop starts it). What a check does is the caller's: ``handlers`` gives a
+callable that reads the object and reconciles it. Nothing here imports kopf.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .schedule import DriftSchedule, Entry
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two re-reads of the credentials Secret while objects wait for a fix.
+#: The longest sleep between two looks at the schedule, and the backoff of a failed check.
 RECHECK = 15.0
 
 
@@ -58,35 +58,31 @@ class DriftLoop:
         self,
         schedule: DriftSchedule,
         check: Check,
-        credential_changes: Callable[[], Awaitable[int]],
         *,
         concurrency: int = 16,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.schedule = schedule
         self._check = check
-        self._credential_changes = credential_changes
         self._clock = clock
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._changes_seen = 0
-        self._rechecked_at = -RECHECK
 
     def wake(self) -> None:
         """Look at the schedule now (an object was added or moved earlier)."""
         self._wakeup.set()
 
+    def connection_changed(self, key: str) -> None:
+        """A connection (its resource or its Secret) changed: re-check who waits for it now."""
+        woken = self.schedule.connection_changed(key, self._clock())
+        if woken:
+            log.info("connection %s changed; re-checking %d resources now", key, woken)
+            self.wake()
+
     async def step(self) -> float:
         """Start every due check; seconds until the next look is needed."""
         now = self._clock()
-        if self.schedule.waiting_for_credentials() and now - self._rechecked_at >= RECHECK:
-            self._rechecked_at = now
-            changes = await self._credential_changes()
-            if changes != self._changes_seen:
-                self._changes_seen = changes
-                woken = self.schedule.credentials_changed(now)
-                log.info("the credentials Secret changed; re-checking %d resources now", woken)
         for uid in self.schedule.pop_due(now):
             entry = self.schedule.get(uid)
             if entry is None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 
 from .. import status as st
-from ..connections import CredentialsError
+from ..connections import OPERATOR_DEFAULT, CredentialsError
+from ..connections.keys import from_shown
 from ..resources import DeletionPolicy, JobAction, ManagementPolicy, PendingJob, ReadyReason
 from ..resources import SyncedReason as Synced
 from ..zstack.errors import ZStackError
@@ -42,9 +43,18 @@ async def finalize(res: Resource, deps: Deps, *, attempt: int = 0) -> Outcome:
         p.synced(False, Synced.PAUSED, "deletion waits: paused by annotation ai.zstack.io/paused")
         return await p.finish_anyway(Requeue(PAUSED_RECHECK, "deletion waits while paused"))
     try:
-        api = await deps.connections.get((spec.get("connectionRef") or {}).get("name"))
+        api = await _connection(p, deps)
+        if api is None:
+            return Outcome(Done(), p.new)
         result = await _delete(p, api, deps.job_wait, attempt)
-    except (ZStackError, CredentialsError) as exc:
+    except CredentialsError as exc:
+        message = (
+            f"deletion waits for the connection: {exc}; to delete this object without touching "
+            "ZStack, set spec.deletionPolicy: Orphan"
+        )
+        p.synced(False, Synced.CONNECTION_UNAVAILABLE, message)
+        result = Retry(message)
+    except ZStackError as exc:
         log.warning("%s: deleting model service %s failed: %s", p.res.ref, p.old.uuid, exc)
         p.synced(False, Synced.RECONCILE_ERROR, f"delete failed: {st.describe(exc)} (will retry)")
         p.update(error=st.error_status(exc))
@@ -52,6 +62,29 @@ async def finalize(res: Resource, deps: Deps, *, attempt: int = 0) -> Outcome:
     if isinstance(result, Done):
         return Outcome(result, p.new)  # the object goes now: no status to write
     return await p.finish_anyway(result)
+
+
+async def _connection(p: Pass, deps: Deps) -> ServiceAPI | None:
+    """Where the service lives; None when no create can have been sent (nothing to delete).
+
+    A service exists only through a connection that worked, and ``status.connection`` is
+    written once one has. Without it, a create is out only if this process sent it, or an
+    earlier one did (the object is older than this process): else, with no usable connection,
+    the object may go.
+    """
+    old = p.old
+    pinned = (old.connection or OPERATOR_DEFAULT) if old.uuid else old.connection
+    if pinned is not None:
+        return await deps.connections.get(from_shown(p.res.namespace, pinned), p.res.namespace)
+    key = deps.connections.resolve(p.res.namespace, p.res.spec.get("connectionRef"), None)
+    try:
+        return await deps.connections.get(key, p.res.namespace)
+    except CredentialsError:
+        if old.pending_job is None and not deps.maybe_sent(
+            p.res, jobs.create_job(p.res.uid, old.failed_jobs or 0, None)
+        ):
+            return None
+        raise
 
 
 async def _delete(p: Pass, api: ServiceAPI, wait: float, attempt: int) -> Result:

@@ -86,14 +86,36 @@ class ServiceAPI(Protocol):
         """Record what a write just returned (None: the service is gone)."""
         ...
 
+    async def owner_tags(self, uuid: str) -> list[str]:
+        """The owner markers on the service (``ownership``)."""
+        ...
+
+    async def mark_owner(self, uuid: str, tag: str, *, job_uuid: str, wait: float) -> None:
+        """Add an owner marker to the service (adoption)."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """How messages name the connection."""
+        ...
+
+    @property
+    def allow_adoption(self) -> bool:
+        """Whether this connection lets ModelServices adopt existing services."""
+        ...
+
 
 class Connections(Protocol):
-    """Where a ModelService's ZStack connection comes from."""
+    """Where a ModelService's ZStack connection comes from (``connections``)."""
 
-    async def get(self, name: str | None) -> ServiceAPI:
-        """The connection ``spec.connectionRef.name`` names (None: the default).
+    def resolve(self, namespace: str, ref: Mapping[str, Any] | None, pinned: str | None) -> str:
+        """The key of the connection an object uses (``connections.keys.resolve``)."""
+        ...
 
-        Raises ``connections.CredentialsError`` when its Secret cannot be used.
+    async def get(self, key: str, namespace: str | None = None) -> ServiceAPI:
+        """The connection of ``key`` for an object in ``namespace``.
+
+        Raises ``connections.CredentialsError`` when it cannot be used now.
         """
         ...
 

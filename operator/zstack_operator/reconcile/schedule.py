@@ -10,7 +10,7 @@ Rules: a new object's first check comes one to one and a half intervals after it
 (it was just reconciled; and 3,000 objects resumed after a restart must not come due at once,
 nor compete with a burst of creates); after a check the next is one interval later, jittered by
 10 %; an interval of any length is honoured (there is no tick); objects that wait for a
-credentials fix are made due at once when the credentials Secret changes.
+connection fix are made due at once when that connection (its resource or Secret) changes.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class DriftSchedule:
         self._uniform = uniform
         self._entries: dict[str, Entry] = {}
         self._heap: list[tuple[float, str]] = []
-        #: Uids of objects that wait for a credentials fix.
-        self._waiting: set[str] = set()
+        #: Objects that wait for a connection fix: uid -> the connection's key.
+        self._waiting: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -82,13 +82,16 @@ class DriftSchedule:
         *,
         interval: float,
         now: float,
-        waiting_for_credentials: bool = False,
+        waiting_for: str | None = None,
     ) -> None:
-        """Start or keep checking an object; a shorter interval moves its next check earlier."""
-        if waiting_for_credentials:
-            self._waiting.add(uid)
+        """Start or keep checking an object; a shorter interval moves its next check earlier.
+
+        ``waiting_for``: the key of the connection whose fix the object waits for.
+        """
+        if waiting_for is not None:
+            self._waiting[uid] = waiting_for
         else:
-            self._waiting.discard(uid)
+            self._waiting.pop(uid, None)
         entry = self._entries.get(uid)
         if entry is None:
             entry = Entry(namespace, name, interval, 0.0)
@@ -104,7 +107,7 @@ class DriftSchedule:
     def forget(self, uid: str) -> None:
         """Stop checking an object (deleted); its heap slot is dropped when it comes up."""
         self._entries.pop(uid, None)
-        self._waiting.discard(uid)
+        self._waiting.pop(uid, None)
 
     def later(self, uid: str, now: float, delay: float) -> None:
         """Check again after ``delay`` seconds (a failed check backs off)."""
@@ -128,12 +131,13 @@ class DriftSchedule:
         """The earliest due time (it may belong to a stale slot: then the loop finds nothing)."""
         return self._heap[0][0] if self._heap else None
 
-    def waiting_for_credentials(self) -> bool:
-        """Whether any object waits for the credentials to be fixed."""
-        return bool(self._waiting)
-
-    def credentials_changed(self, now: float) -> int:
-        """Make every object that waits for credentials due now; how many they are."""
-        for uid in self._waiting:
-            self._push(uid, self._entries[uid], now)
+    def waiting(self) -> int:
+        """How many objects wait for a connection to be fixed."""
         return len(self._waiting)
+
+    def connection_changed(self, key: str, now: float) -> int:
+        """Make every object that waits for connection ``key`` due now; how many they are."""
+        woken = [uid for uid, waits_for in self._waiting.items() if waits_for == key]
+        for uid in woken:
+            self._push(uid, self._entries[uid], now)
+        return len(woken)

@@ -103,6 +103,11 @@ class SyncedReason(StrEnum):
     IMMUTABLE_FIELD_CHANGED = "ImmutableFieldChanged"
     PAUSED = "Paused"
     OBSERVING = "Observing"
+    #: The ZStack service exists and this object may not manage it (not created by it, not
+    #: adopted, or claimed by another ModelService): nothing is written, nothing deleted.
+    NOT_OWNED = "NotOwned"
+    #: The connection is missing, not offered to the namespace, or cannot log in yet.
+    CONNECTION_UNAVAILABLE = "ConnectionUnavailable"
 
 
 class EventReason(StrEnum):
@@ -114,6 +119,8 @@ class EventReason(StrEnum):
     DRIFT_DETECTED = "DriftDetected"
     #: The service was deleted in ZStack outside Kubernetes and created again.
     RECREATED = "Recreated"
+    #: An existing ZStack service was adopted (``spec.adoptionPolicy: Adopt``) and marked.
+    ADOPTED = "Adopted"
 
 
 def _check_rfc3339(value: str) -> str:

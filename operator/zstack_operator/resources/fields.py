@@ -84,6 +84,7 @@ FIELDS: dict[str, FieldRole] = {
     "system_tags": FieldRole(Role.CREATE_ONLY, Carrier.REQUEST),
     "user_tags": FieldRole(Role.CREATE_ONLY, Carrier.REQUEST),
     "connection_ref": FieldRole(Role.OPERATOR, Carrier.NONE),
+    "adoption_policy": FieldRole(Role.OPERATOR, Carrier.NONE),
     "deletion_policy": FieldRole(Role.OPERATOR, Carrier.NONE),
     "management_policy": FieldRole(Role.OPERATOR, Carrier.NONE),
 }

@@ -15,6 +15,7 @@ Sources of the limits: the seed API page (required flags), ZSTACK-API.md section
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator
@@ -54,14 +55,41 @@ _VENDOR_KEYS: JsonDict = {
 }
 
 
+#: The user tag that marks a ZStack service as created (or adopted) by one ModelService:
+#: ``zstack-operator::owner::<namespace>/<name>`` (docs/tenancy.md). Reserved: a spec may not
+#: carry it, or a new object could claim to own what another created.
+OWNER_TAG_PREFIX = "zstack-operator::owner::"
+
+
+class ConnectionKind(StrEnum):
+    """The kinds of resource ``spec.connectionRef`` can name."""
+
+    NAMESPACED = "ZStackConnection"
+    CLUSTER = "ClusterZStackConnection"
+
+
+class AdoptionPolicy(StrEnum):
+    """Whether a ModelService may take over a ZStack service it did not create."""
+
+    NEVER = "Never"
+    ADOPT = "Adopt"
+
+
 class ConnectionRef(CrdModel):
     """Which ZStack connection (endpoint and credentials) manages this resource."""
 
+    kind: ConnectionKind = Field(
+        default=ConnectionKind.NAMESPACED,
+        description="ZStackConnection (in this namespace) or ClusterZStackConnection (offered "
+        "to this namespace by a cluster admin).",
+    )
     name: str = Field(
-        description="Name of the ZStack connection to use. When connectionRef is omitted the "
-        "operator's default connection is used.",
+        description="Name of the connection. When connectionRef is omitted, the namespace's "
+        "ZStackConnection named 'default' is used if there is one, else the operator's own "
+        "connection (its command-line flags).",
         min_length=1,
         max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
     )
 
 
@@ -86,13 +114,12 @@ class ArchitectureImageSpec(ArchitectureImage):
 
 
 def _from_field_table(schema: dict[str, Any]) -> None:
-    """End each description with its role's sentence and add the CEL rules (``fields``)."""
+    """End each description with its role's sentence (``fields``)."""
     for name in fields.FIELDS:
         prop = schema["properties"].get(to_camel(name))
         note = fields.role_note(name)
         if prop is not None and note:
             prop["description"] = f"{prop['description']} {note}"
-    schema["x-kubernetes-validations"] = immutability_rules()
 
 
 class ModelServiceSpec(CrdModel):
@@ -229,7 +256,14 @@ class ModelServiceSpec(CrdModel):
     )
     connection_ref: ConnectionRef | None = Field(
         default=None,
-        description="The ZStack connection to use; the operator's default connection if omitted.",
+        description="The ZStack connection to use (see connectionRef.name for the default).",
+    )
+    adoption_policy: AdoptionPolicy = Field(
+        default=AdoptionPolicy.NEVER,
+        description="Never: manage only a service this object created, and refuse one that "
+        "already exists. Adopt: take over the existing service named by resourceUuid if no "
+        "other ModelService owns it and the connection allows adoption; it is then marked with "
+        "this object's owner tag and deleted with it under deletionPolicy Delete.",
     )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.DELETE,
@@ -241,6 +275,14 @@ class ModelServiceSpec(CrdModel):
         description="Manage creates and updates the model service in ZStack; Observe only reads "
         "it (named by resourceUuid) and reports it in status.",
     )
+
+    @field_validator("user_tags", "system_tags")
+    @classmethod
+    def _no_owner_tag(cls, value: list[str] | None) -> list[str] | None:
+        for tag in value or []:
+            if tag.strip().startswith(OWNER_TAG_PREFIX):
+                raise ValueError(f"tags starting with {OWNER_TAG_PREFIX!r} are the operator's own")
+        return value
 
     @field_validator("vendor_to_spec_uuids_map")
     @classmethod
@@ -283,16 +325,22 @@ def immutable_fields() -> list[str]:
 
 
 def immutability_rules() -> list[dict[str, str]]:
-    """CEL transition rules on ``spec``: once a field is set it can neither change nor go away.
+    """CEL transition rules on the whole object: frozen once ZStack holds the service.
 
-    A field absent from the old object may be added (for example to pin the uuid the operator
-    chose, or to spell out a value ZStack defaulted); the operator compares such a value with
-    ZStack and reports ImmutableFieldChanged when they differ.
+    Once ``status.uuid`` is set, a field set before can neither change nor go away. Before
+    that, a value ZStack rejected can be corrected. A field absent from the old object may be
+    added (for example to pin the uuid the operator chose, or to spell out a value ZStack
+    defaulted); the operator compares such a value with ZStack and reports
+    ImmutableFieldChanged when they differ. Root-level because only there can a rule read
+    status.
     """
+    held = "!has(oldSelf.status) || !has(oldSelf.status.uuid)"
     return [
         {
-            "rule": f"!has(oldSelf.{f}) || (has(self.{f}) && self.{f} == oldSelf.{f})",
-            "message": f"{f} is immutable once set: it cannot be changed or removed",
+            "rule": f"{held} || !has(oldSelf.spec.{f}) || "
+            f"(has(self.spec.{f}) && self.spec.{f} == oldSelf.spec.{f})",
+            "message": f"spec.{f} is immutable once the service exists in ZStack "
+            "(status.uuid is set): it cannot be changed or removed",
         }
         for f in immutable_fields()
     ]

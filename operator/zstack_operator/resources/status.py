@@ -117,8 +117,9 @@ class ModelServiceStatus(_StatusModel):
 
     uuid: Uuid32 | None = Field(
         default=None,
-        description="UUID of the model service in ZStack. Written before the first create "
-        "call, so a retry can never create a second service.",
+        description="UUID of the model service in ZStack. Written only for a service this "
+        "object owns (created, being created, or adopted), and the only one deleting this "
+        "object can delete.",
     )
     version: str | None = Field(
         default=None, description="Model service version reported by ZStack."
@@ -170,4 +171,11 @@ class ModelServiceStatus(_StatusModel):
         max_length=64,
         description="metadata.generation and a digest of the operator's annotations when the "
         "operator last finished handling a change (its diff base: docs/writes.md).",
+    )
+    connection: str | None = Field(
+        default=None,
+        max_length=600,
+        description="The connection the service is managed through: ZStackConnection/<name>, "
+        "ClusterZStackConnection/<name>, or operator-default. Kept once the service exists, so "
+        "a namespace default added later does not move it.",
     )

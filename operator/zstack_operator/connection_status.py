@@ -1,0 +1,130 @@
+"""The connection resources' side of the operator: registry feed, status, deletion guard.
+
+Owned here: ``ConnectionController``, which turns watch events of ZStackConnection and
+ClusterZStackConnection objects into the pool's registry (and the Secret watches that follow
+it), probes a connection whenever it or its Secret changes and on a slow timer, writes its
+status (Ready, version, account, last check, users), and answers whether a deletion may go on:
+not while ModelServices use it (the status then says which, reason InUse). ``handlers`` calls it
+from kopf; nothing here imports kopf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .connection_health import probe, status_patch
+from .connections import ConnectionPool, SecretWatcher
+from .connections.keys import key_of
+from .connections.sources import from_object
+from .kubeapi import KubeAPI, KubeError
+from .resources import GROUP, VERSION
+from .resources.connection import (
+    CLUSTER_CONNECTION_KIND,
+    CLUSTER_CONNECTION_PLURAL,
+    CONNECTION_PLURAL,
+)
+
+log = logging.getLogger(__name__)
+
+#: How many users a status message names before it says "and N more".
+_NAMED_USERS = 5
+
+
+def _plural(kind: str) -> str:
+    return CLUSTER_CONNECTION_PLURAL if kind == CLUSTER_CONNECTION_KIND else CONNECTION_PLURAL
+
+
+class ConnectionController:
+    """Keeps the pool's registry, the Secret watches and the connections' status current."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        kube: KubeAPI,
+        users: Callable[[str], list[str]],
+        operator_namespace: str,
+    ) -> None:
+        self._pool = pool
+        self._kube = kube
+        self._users = users
+        self._operator_namespace = operator_namespace
+        self.watcher = SecretWatcher(kube, self._secret_changed)
+        #: The last body seen of each connection resource, by key (for status refreshes).
+        self._bodies: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+
+    def start(self) -> None:
+        """Watch the operator's own credentials Secret from the start."""
+        self.watcher.sync(self._pool.registry.secrets())
+
+    def _secret_changed(self, namespace: str, name: str, version: str) -> None:
+        for key in self._pool.secret_changed(namespace, name, version):
+            log.info("credentials Secret %s/%s of %s changed", namespace, name, key)
+
+    def changed(self, key: str) -> None:
+        """The pool says ``key`` changed: refresh its status soon (once, however many say so)."""
+        if key in self._bodies and key not in self._refreshing:
+            task = asyncio.create_task(self._refresh_soon(key), name=f"refresh-{key}")
+            self._refreshing[key] = task
+            task.add_done_callback(lambda _t: self._refreshing.pop(key, None))
+
+    async def _refresh_soon(self, key: str) -> None:
+        await asyncio.sleep(1.0)  # one probe for a burst; and kopf's index sees the new user
+        kind, body = self._bodies[key]
+        try:
+            await self.refresh(kind, body)
+        except Exception:  # a status refresh must never take the operator down
+            log.exception("status refresh of %s failed", key)
+
+    def observed(self, kind: str, body: Mapping[str, Any]) -> str:
+        """A connection object was seen (added, changed, or marked for deletion): its key."""
+        source = from_object(kind, body, self._operator_namespace)
+        self._bodies[source.key] = (kind, body)
+        self._pool.put(source)
+        self.watcher.sync(self._pool.registry.secrets())
+        return source.key
+
+    def gone(self, kind: str, body: Mapping[str, Any]) -> None:
+        """A connection object is gone for good."""
+        meta = body.get("metadata") or {}
+        key = key_of(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        self._bodies.pop(key, None)
+        self._pool.remove(key)
+        self.watcher.sync(self._pool.registry.secrets())
+
+    async def refresh(self, kind: str, body: Mapping[str, Any], *, deleting: bool = False) -> int:
+        """Probe the connection and write its status; how many ModelServices use it."""
+        meta = body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        key = key_of(kind, namespace, name)
+        users = self._users(key)
+        in_use = None
+        if deleting and users:
+            named = ", ".join(users[:_NAMED_USERS])
+            more = f" and {len(users) - _NAMED_USERS} more" if len(users) > _NAMED_USERS else ""
+            in_use = (
+                f"deletion waits: {len(users)} ModelService(s) use this connection ({named}{more});"
+                " delete them or point them at another connection first"
+            )
+        health = await probe(self._pool, key)
+        patch = status_patch(
+            health,
+            generation=int(meta.get("generation") or 0),
+            used_by=len(users),
+            old=body.get("status") or {},
+            in_use_message=in_use,
+        )
+        try:
+            await self._kube.patch_status(GROUP, VERSION, _plural(kind), namespace, name, patch)
+        except KubeError as exc:
+            log.warning("cannot write the status of %s: %s", key, exc)
+        return len(users)
+
+    async def aclose(self) -> None:
+        """Stop the Secret watches and pending refreshes."""
+        for task in list(self._refreshing.values()):
+            task.cancel()
+        await self.watcher.aclose()
