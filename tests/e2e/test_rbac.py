@@ -188,13 +188,76 @@ def _no_events(s: Scenario) -> None:
 def _no_secret(s: Scenario) -> None:
     s.start()
     name = s.create()
-    obj = wait_cond(s.kube, s.namespace, name, "Synced", "False", "ReconcileError")
+    obj = wait_cond(s.kube, s.namespace, name, "Synced", "False", "ConnectionUnavailable")
     message = cond(obj, "Synced")["message"]
-    assert f"cannot read credentials Secret {s.namespace}/{SECRET_NAME}" in message
+    assert f"may not read credentials Secret {s.namespace}/{SECRET_NAME}" in message
     assert 'cannot get resource "secrets"' in message
     assert cond(obj, "Ready").get("status") != "True"
     assert "uuid" not in obj["status"]
     assert s.zstack.requests("LogInByAccount") == 0
+
+
+def _connection(s: Scenario) -> str:
+    """A ZStackConnection to the simulator through the credentials Secret (readable by name)."""
+    doc = {
+        "apiVersion": "ai.zstack.io/v1alpha1",
+        "kind": "ZStackConnection",
+        "metadata": {"name": "zs", "namespace": s.namespace},
+        "spec": {
+            "endpoint": s.zstack.url,
+            "allowInsecureHTTP": True,
+            "credentialsSecretRef": {"name": SECRET_NAME},
+        },
+    }
+    s.kube.apply(yaml.safe_dump(doc), namespace=s.namespace)
+    return "zs"
+
+
+def _unknown_connection(s: Scenario) -> None:
+    name = s.create(connectionRef={"name": "zs"})
+    obj = wait_cond(s.kube, s.namespace, name, "Synced", "False", "ConnectionUnavailable")
+    assert "ZStackConnection/zs does not exist" in cond(obj, "Synced")["message"]
+    assert s.zstack.services() == []
+
+
+def _no_connection_list(s: Scenario) -> None:
+    s.start()
+    _connection(s)
+    s.denied("list", "zstackconnections")
+    _unknown_connection(s)
+
+
+def _no_connection_watch(s: Scenario) -> None:
+    s.start()
+    s.denied("watch", "zstackconnections")  # the initial list worked: only a watch could tell
+    _connection(s)
+    _unknown_connection(s)
+
+
+def _no_connection_patch(s: Scenario) -> None:
+    s.start()
+    _connection(s)
+    s.denied("patch", "zstackconnections")  # kopf's finalizer, which guards a deletion in use
+    ready(s.kube, s.namespace, s.create(connectionRef={"name": "zs"}))  # the connection works
+    assert s.kube.get("zstackconnection", "zs", s.namespace)["metadata"].get("finalizers") is None
+
+
+def _no_connection_status_patch(s: Scenario) -> None:
+    s.start()
+    _connection(s)
+    s.denied("patch", "zstackconnections/status")
+    ready(s.kube, s.namespace, s.create(connectionRef={"name": "zs"}))
+    assert "status" not in s.kube.get("zstackconnection", "zs", s.namespace)
+
+
+def _no_secret_watch(s: Scenario) -> None:
+    s.start()
+    assert s.op is not None
+    op = s.op
+    needle = f"cannot watch Secret {s.namespace}/{SECRET_NAME}"
+    wait_until(lambda: needle in op.logs(), timeout=60, message=f"the log says {needle!r}")
+    assert "reading it every 5 s instead" in op.logs()
+    ready(s.kube, s.namespace, s.create())  # still works: the Secret is polled by get
 
 
 #: What breaks without each grant of the chart's Roles.
@@ -206,6 +269,11 @@ CASES: dict[tuple[str, str], Callable[[Scenario], None]] = {
     ("modelservices/status", "patch"): _no_status_patch,
     ("events", "create"): _no_events,
     ("secrets", "get"): _no_secret,
+    ("secrets", "watch"): _no_secret_watch,
+    ("zstackconnections", "list"): _no_connection_list,
+    ("zstackconnections", "watch"): _no_connection_watch,
+    ("zstackconnections", "patch"): _no_connection_patch,
+    ("zstackconnections/status", "patch"): _no_connection_status_patch,
 }
 
 

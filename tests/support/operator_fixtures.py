@@ -69,6 +69,37 @@ class SimClient:
     def release_jobs(self) -> None:
         self._http.post("/_sim/jobs/release").raise_for_status()
 
+    def create_account(self, name: str, password: str) -> str:
+        """A normal ZStack account (the simulator's admin API); its uuid."""
+        reply = self._http.post("/_sim/accounts", json={"name": name, "password": password})
+        reply.raise_for_status()
+        return str(reply.json()["uuid"])
+
+    def create_as(self, account: str, password: str, param: dict[str, Any]) -> str:
+        """AddModelService as ``account`` through the ZStack API, as a person would (no owner
+        tag); waits for the job and returns the new service's uuid."""
+        login = {"logInByAccount": {"accountName": account, "password": _sha512(password)}}
+        reply = self._http.put("/zstack/v1/accounts/login", json=login)
+        reply.raise_for_status()
+        auth = {"Authorization": f"OAuth {reply.json()['inventory']['uuid']}"}
+        reply = self._http.post("/zstack/v1/ai/model-services", json={"param": param}, headers=auth)
+        assert reply.status_code in (200, 202), reply.text
+        if reply.status_code == 202:
+            job = reply.json()["location"].rsplit("/", 1)[-1]
+            for _ in range(400):
+                reply = self._http.get(f"/zstack/v1/api-jobs/{job}")
+                if reply.status_code != 202:
+                    break
+                time.sleep(0.05)
+        assert reply.status_code == 200, reply.text
+        return str(reply.json()["inventory"]["uuid"])
+
+    def owned(self) -> dict[str, dict[str, Any]]:
+        """Every model service by uuid, with its owner account, whoever owns it."""
+        reply = self._http.get("/_sim/services")
+        reply.raise_for_status()
+        return {s["uuid"]: s for s in reply.json()["services"]}
+
     def expire_sessions(self) -> None:
         self._http.post("/_sim/sessions/expire").raise_for_status()
 
@@ -235,12 +266,18 @@ def operator_factory(
     started: list[OperatorProcess] = []
 
     def start(
-        *extra: str, drift_interval: float = 600, kubeconfig: Path | None = None, **env: str
+        *extra: str,
+        drift_interval: float = 600,
+        kubeconfig: Path | None = None,
+        cluster_wide: bool = False,
+        **env: str,
     ) -> OperatorProcess:
-        """``kubeconfig`` runs it as another identity than admin (e.g. an RBAC-bound user)."""
+        """``kubeconfig`` runs it as another identity than admin (e.g. an RBAC-bound user);
+        ``cluster_wide`` watches every namespace (and the cluster-scoped connections)."""
+        scope = [] if cluster_wide else ["--namespace", namespace]
         args = [
             sys.executable, "-m", "zstack_operator", "run",
-            "--namespace", namespace,
+            *scope,
             # The simulator serves plain http on loopback.
             "--zstack-endpoint", zstack.url, "--allow-insecure-http",
             "--credentials-secret", f"{namespace}/{SECRET_NAME}",
