@@ -174,6 +174,14 @@ MODEL_SERVICE = Kind(
         _condition_column("READY", r.ConditionType.READY),
         _condition_column("SYNCED", r.ConditionType.SYNCED),
         _AGE,
+        # ZStack 5.1.x reports no version: its last change time tells revisions apart there.
+        _column(
+            "LAST-CHANGE",
+            "date",
+            ".status.lastOpDate",
+            "When ZStack last changed the model service.",
+            wide=True,
+        ),
     ),
     root_rules=tuple(r.immutability_rules()),
 )

@@ -3,8 +3,9 @@
 ``plan()`` compares the desired spec with the observed inventory (``None`` when ZStack has no
 such service) and returns one action. Only fields the user set are managed: an unset field is
 left to ZStack. Values are compared after normalising what ZStack normalises (None, "", [] and
-{} are the same; text is right-trimmed; lists of uuids are sets), so a round trip through ZStack
-never reads as drift.
+{} are the same; text is trimmed at both ends as Java's ``String.trim`` does, which ZStack applies
+to every string parameter; lists of uuids are sets), so a round trip through ZStack never reads
+as drift.
 """
 
 from __future__ import annotations
@@ -67,12 +68,27 @@ class Report:
 Action = Create | Change | Noop | Refuse | Report
 
 
+def java_trim(text: str) -> str:
+    """``String.trim()``: drop every character up to U+0020 at both ends (not Unicode spaces).
+
+    ZStack's API pipeline trims every string parameter this way before it validates and stores
+    it (ZSTACK-API.md section 10, row 2), so a yaml sent with a leading newline comes back
+    without it.
+    """
+    start, end = 0, len(text)
+    while start < end and ord(text[start]) <= 0x20:
+        start += 1
+    while end > start and ord(text[end - 1]) <= 0x20:
+        end -= 1
+    return text[start:end]
+
+
 def normalise(value: Any) -> Any:
-    """ZStack's view of a value: empties are None, text right-trimmed, uuid lists as sets."""
+    """ZStack's view of a value: empties are None, text trimmed, uuid lists as sets."""
     if value is None or value in ("", [], {}):
         return None
     if isinstance(value, str):
-        return value.rstrip() or None
+        return java_trim(value) or None
     if isinstance(value, list | tuple | set | frozenset):
         items = [normalise(v) for v in value]
         return frozenset(items) if all(isinstance(v, str) for v in items) else tuple(items)
@@ -100,17 +116,23 @@ def desired_name(spec: ModelServiceSpec, default_name: str) -> str:
 
 
 def drifted_fields(
-    spec: ModelServiceSpec, inventory: ModelServiceInventory, *, default_name: str
+    spec: ModelServiceSpec,
+    inventory: ModelServiceInventory,
+    *,
+    default_name: str,
+    skip: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Mutable fields (snake_case) whose desired value differs from ZStack's."""
+    """Mutable fields (snake_case) whose desired value differs from ZStack's (but ``skip``)."""
     out: list[str] = []
     for name in _MUTABLE_DIRECT:
         want = desired_name(spec, default_name) if name == "name" else getattr(spec, name)
-        if want is None:
+        if want is None or name in skip:
             continue
         if normalise(want) != normalise(getattr(inventory, name)):
             out.append(name)
-    if spec.architecture_images is not None and inventory.model_service_images is not None:
+    images = spec.architecture_images is not None and "architecture_images" not in skip
+    if images and inventory.model_service_images is not None:
+        assert spec.architecture_images is not None
         have = _images(inventory.model_service_images)
         if _images(spec.architecture_images) != have:
             out.append("architecture_images")
@@ -148,8 +170,12 @@ def plan(
     default_name: str,
     created_with: CreatedWith | None = None,
     observe_only: bool = False,
+    unsupported: frozenset[str] = frozenset(),
 ) -> Action:
-    """The one action that moves ZStack toward the spec (or reports, in Observe mode)."""
+    """The one action that moves ZStack toward the spec (or reports, in Observe mode).
+
+    ``unsupported``: fields this ZStack release does not know; never sent, never drift.
+    """
     frozen = immutable_changes(spec, inventory, created_with, uuid=uuid)
     if frozen and not observe_only:
         names = ", ".join(camel(f) for f in frozen)
@@ -162,11 +188,11 @@ def plan(
         if observe_only:
             return Report(missing=True)
         return Create(
-            spec.to_add_param(default_name=default_name, resource_uuid=uuid),
+            spec.to_add_param(default_name=default_name, resource_uuid=uuid, skip=unsupported),
             system_tags=spec.system_tags,
             user_tags=spec.user_tags,
         )
-    changed = drifted_fields(spec, inventory, default_name=default_name)
+    changed = drifted_fields(spec, inventory, default_name=default_name, skip=unsupported)
     bind: tuple[str, ...] = ()
     unbind: tuple[str, ...] = ()
     if spec.model_uuids is not None:

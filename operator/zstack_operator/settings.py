@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .endpoints import EndpointError, check_endpoint
 
@@ -45,6 +46,8 @@ class Settings:
     #: Whether ModelServices on the operator's default connection may adopt ZStack services
     #: that already exist (ones the object did not create).
     allow_adoption: bool = False
+    #: The management node's IANA time zone (None: UTC); see ``--zstack-time-zone``.
+    time_zone: str | None = None
     drift_interval: float = 600.0
     max_in_flight: int = 16
     health_address: str = "0.0.0.0:8080"
@@ -74,6 +77,7 @@ ENV = {
     "insecure_skip_tls_verify": "ZSTACK_INSECURE_SKIP_TLS_VERIFY",
     "allow_insecure_http": "ZSTACK_ALLOW_INSECURE_HTTP",
     "allow_adoption": "ZSTACK_ALLOW_ADOPTION",
+    "time_zone": "ZSTACK_TIME_ZONE",
     "drift_interval": "ZSTACK_DRIFT_INTERVAL",
     "max_in_flight": "ZSTACK_MAX_IN_FLIGHT",
     "health_address": "ZSTACK_OPERATOR_HEALTH_ADDRESS",
@@ -104,6 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--allow-adoption", action="store_const", const="true", default=None,
         help="let ModelServices on the default connection adopt ZStack services that "
              f"already exist (default: off) [{ENV['allow_adoption']}=true]")  # fmt: skip
+    add("--zstack-time-zone", dest="time_zone", metavar="ZONE",
+        help="the management node's time zone, e.g. Asia/Shanghai (default UTC): ZStack "
+             "prints dates in it and checks AccessKey request dates against its local clock "
+             f"[{ENV['time_zone']}]")  # fmt: skip
     add(
         "--drift-interval",
         metavar="SECONDS",
@@ -186,6 +194,14 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
     log_level = (_pick(args, env, "log_level") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    zone = _pick(args, env, "time_zone")
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"unknown time zone {zone!r}: use an IANA name such as Asia/Shanghai or UTC"
+            ) from None
     health = _pick(args, env, "health_address")
     health = "0.0.0.0:8080" if health is None else health
     if health and (":" not in health or not health.rpartition(":")[2].isdigit()):
@@ -200,6 +216,7 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         ),
         allow_insecure_http=allow_http,
         allow_adoption=_flag(_pick(args, env, "allow_adoption"), "allow-adoption"),
+        time_zone=zone or None,
         drift_interval=_number(
             _pick(args, env, "drift_interval"), "drift interval", 600.0, minimum=1
         ),

@@ -195,6 +195,7 @@ def test_spec_fields_limits_and_defaults(kind: str) -> None:
         "allowInsecureHTTP",
         "maxInFlight",
         "allowAdoption",
+        "timeZone",
     ]
     cluster = kind == r.CLUSTER_CONNECTION_KIND
     assert list(p) == common + (["allowedNamespaces"] if cluster else [])

@@ -203,12 +203,15 @@ def test_names_scope_and_subresources(crd: dict[str, Any], version: dict[str, An
 
 def test_printer_columns(version: dict[str, Any]) -> None:
     columns = {c["name"]: (c["type"], c["jsonPath"]) for c in version["additionalPrinterColumns"]}
-    assert list(columns) == ["UUID", "VERSION", "READY", "SYNCED", "AGE"]
+    assert list(columns) == ["UUID", "VERSION", "READY", "SYNCED", "AGE", "LAST-CHANGE"]
     assert columns["UUID"] == ("string", ".status.uuid")
     assert columns["VERSION"] == ("string", ".status.version")
     assert columns["READY"] == ("string", '.status.conditions[?(@.type=="Ready")].status')
     assert columns["SYNCED"] == ("string", '.status.conditions[?(@.type=="Synced")].status')
     assert columns["AGE"] == ("date", ".metadata.creationTimestamp")
+    assert columns["LAST-CHANGE"] == ("date", ".status.lastOpDate")  # 5.1.x has no version
+    wide = [c["name"] for c in version["additionalPrinterColumns"] if c.get("priority") == 1]
+    assert wide == ["LAST-CHANGE"]
 
 
 # --- structural schema ---------------------------------------------------------------------------

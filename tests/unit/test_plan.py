@@ -31,7 +31,7 @@ def inventory(**over: Any) -> ModelServiceInventory:
     base: dict[str, Any] = {
         "uuid": UUID,
         "name": "demo",
-        "yaml": "services:\n- name: api",  # ZStack right-trims text
+        "yaml": "services:\n- name: api",  # ZStack trims text at both ends
         "requestCpu": 4,
         "requestMemory": 1024,
         "modelCenterUuid": CENTER,
@@ -63,6 +63,27 @@ def test_equal_after_normalisation_is_a_noop() -> None:
     # Unset spec fields (type, framework, description) are ZStack's business, not drift.
     assert isinstance(run(spec(), inventory()), planning.Noop)
     assert isinstance(run(spec(description=""), inventory()), planning.Noop)
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"yaml": "\n  services:\n- name: api\n\n"},
+        {"startCommand": " \tpython serve.py\r\n"},
+        {"installPath": "  /opt/svc"},
+    ],
+    ids=["yaml", "start-command", "install-path-immutable"],
+)
+def test_text_is_compared_trimmed_at_both_ends_as_zstack_stores_it(over: dict[str, Any]) -> None:
+    """A leading newline or space never reads as drift (an endless update loop on a real node)
+    nor, for an immutable field, as a change the operator refuses."""
+    assert isinstance(run(spec(**over), inventory()), planning.Noop)
+
+
+def test_trimming_is_javas_not_unicodes() -> None:
+    """String.trim() drops U+0000..U+0020 only: a no-break space is content."""
+    assert planning.java_trim("\x00\x1f x \t") == "x"
+    assert planning.java_trim("\u00a0x\u00a0") == "\u00a0x\u00a0"
 
 
 def test_only_changed_mutable_fields_are_updated() -> None:

@@ -605,3 +605,42 @@ async def test_a_failed_create_leaves_nothing_frozen() -> None:
     await w.run()
     assert "uuid" not in w.status
     assert w.cond("Synced") == ("False", "Rejected")
+
+
+# --- ZStack releases (resources/releases.py) -----------------------------------------------------
+
+
+async def test_a_field_this_release_does_not_know_is_reported_once_never_sent_never_drift() -> None:
+    images = [{"cpuArchitecture": "X86_64", "dockerImage": "registry/app:1"}]
+    w = World(architectureImages=images, supportDistributed=True)
+    w.zstack.zstack_version = "5.1.20"
+    out = await w.run()
+    assert out.result == Done()
+    (add,) = [c[1] for c in w.zstack.calls("add-param")]
+    assert "architectureImages" not in add.wire()
+    assert "supportDistributed" not in add.wire()
+    note = (
+        "ZStack 5.1.20 does not support spec.architectureImages, spec.supportDistributed: "
+        "not sent, not compared"
+    )
+    assert w.cond("Synced") == ("True", "ReconcileSuccess")
+    assert note in w.message("Synced")
+    assert [(e.warning, e.message) for e in out.events if e.reason == "UnsupportedFields"] == [
+        (True, note)
+    ]
+    w.zstack.log.clear()
+    again = await w.run(max_age=60.0)
+    assert again.events == ()
+    assert w.zstack.mutations() == []
+    assert w.zstack.calls("status") == []
+
+
+def test_release_table() -> None:
+    from zstack_operator.resources import releases
+
+    fields = ["source", "architecture_images", "yaml"]
+    assert releases.unsupported("5.1.20", fields) == ("source", "architecture_images")
+    assert releases.unsupported("5.3.20", fields) == ("architecture_images",)
+    assert releases.unsupported("5.5.22", fields) == ()
+    assert releases.unsupported(None, fields) == ()
+    assert releases.unsupported("unknown", fields) == ()

@@ -80,6 +80,7 @@ def test_condition_vocabulary() -> None:
         "DriftDetected",
         "Recreated",
         "Adopted",
+        "UnsupportedFields",
     ]
     assert [c.value for c in r.SyncedReason] == [
         "ReconcileSuccess",

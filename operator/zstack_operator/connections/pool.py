@@ -30,6 +30,7 @@ from ..settings import Settings
 from ..zstack.batch import BatchReader
 from ..zstack.client import ZStackClient
 from ..zstack.credentials import Credentials
+from ..zstack.errors import ZStackError
 from ..zstack.transport import RequestObserver
 from . import keys
 from .keys import OPERATOR_DEFAULT, shown
@@ -188,12 +189,18 @@ class ConnectionPool:
             observer=self._observer,
         )
         key = source.key
+        try:  # no session needed; the field set of the release depends on it (resources.releases)
+            zstack_version: str | None = await client.get_version()
+        except ZStackError as exc:
+            log.warning("%s: cannot read the ZStack version (%s); assuming the newest", key, exc)
+            zstack_version = None
         return Connection(
             source=source,
             client=client,
             reader=BatchReader(client),
             cache=InventoryCache(client, lambda: self._universe(key)),
             secret_version=version,
+            zstack_version=zstack_version,
         )
 
     def _retire(self, conn: Connection) -> None:

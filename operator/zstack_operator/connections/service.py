@@ -32,6 +32,8 @@ class Connection:
     reader: BatchReader
     cache: InventoryCache
     secret_version: str
+    #: What GetVersion answered when the connection was built (None: not known).
+    zstack_version: str | None = None
 
     @property
     def key(self) -> str:

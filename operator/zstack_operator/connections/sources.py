@@ -32,6 +32,8 @@ class Source:
     allow_http: bool = False
     max_in_flight: int = 16
     allow_adoption: bool = False
+    #: The management node's IANA time zone (None: UTC).
+    time_zone: str | None = None
     #: Namespaces a cluster connection is offered to (``*``: all); None for the other kinds.
     allowed_namespaces: tuple[str, ...] | None = None
     generation: int = 0
@@ -66,9 +68,10 @@ def from_settings(settings: Settings) -> Source:
         secret_name=ref.name,
         ca_file=str(settings.ca_bundle) if settings.ca_bundle else None,
         insecure_skip_tls_verify=settings.insecure_skip_tls_verify,
-        allow_http=getattr(settings, "allow_insecure_http", False),
+        allow_http=settings.allow_insecure_http,
         max_in_flight=settings.max_in_flight,
-        allow_adoption=getattr(settings, "allow_adoption", False),
+        allow_adoption=settings.allow_adoption,
+        time_zone=settings.time_zone,
     )
 
 
@@ -102,6 +105,7 @@ def from_object(kind: str, body: Mapping[str, Any], operator_namespace: str) -> 
         allow_http=_flag(spec, "allowInsecureHTTP"),
         max_in_flight=cap if isinstance(cap, int) and 1 <= cap <= 256 else 16,
         allow_adoption=_flag(spec, "allowAdoption"),
+        time_zone=str(spec["timeZone"]) if spec.get("timeZone") else None,
         allowed_namespaces=allowed,
         generation=int(meta.get("generation") or 0),
         problem=problem,

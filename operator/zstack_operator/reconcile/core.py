@@ -28,6 +28,7 @@ from ..resources import (
     PendingJob,
     ReadyReason,
     SyncedReason,
+    releases,
 )
 from ..zstack.errors import ErrorKind, ZStackError
 from ..zstack.models import ModelServiceInventory
@@ -160,6 +161,9 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
         else:
             inv = await api.read(uuid, max_age=max_age)
 
+    given = spec.model_dump(by_alias=False, exclude_none=True)
+    unknown = releases.unsupported(api.zstack_version, given)
+
     def plan_for(observed: ModelServiceInventory | None) -> planning.Action:
         return planning.plan(
             spec,
@@ -168,6 +172,7 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
             default_name=res.name,
             created_with=p.old.created_with,
             observe_only=observe_only,
+            unsupported=frozenset(unknown),
         )
 
     if inv is not None and p.old.uuid is None and spec.resource_uuid is not None:
@@ -187,7 +192,24 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
         # Never write on the strength of a cached read: confirm with a fresh one first.
         inv = await api.read(uuid, max_age=0.0)
         action = plan_for(inv)
-    return await _act(p, deps, api, spec, uuid, inv, action, attempt)
+    result = await _act(p, deps, api, spec, uuid, inv, action, attempt)
+    if unknown and isinstance(result, Done):
+        _unsupported(p, unknown, api.zstack_version)
+    return result
+
+
+def _unsupported(p: Pass, names: tuple[str, ...], version: str | None) -> None:
+    """Say once (condition message, one Warning Event) which fields ZStack ignores here."""
+    fields = ", ".join(f"spec.{planning.camel(n)}" for n in names)
+    note = f"ZStack {version} does not support {fields}: not sent, not compared"
+    synced = st.condition(p.new, ConditionType.SYNCED)
+    if synced is None or note in synced.message:
+        return
+    before = st.condition(p.old, ConditionType.SYNCED)
+    if before is None or note not in before.message:
+        p.notice(EventReason.UNSUPPORTED_FIELDS, note)
+    ok = synced.status == "True"
+    p.synced(ok, SyncedReason(synced.reason), f"{synced.message}; {note}")
 
 
 def _refuse_move(p: Pass, wanted: str, pinned: str) -> Result:

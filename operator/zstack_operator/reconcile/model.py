@@ -104,6 +104,11 @@ class ServiceAPI(Protocol):
         """Whether this connection lets ModelServices adopt existing services."""
         ...
 
+    @property
+    def zstack_version(self) -> str | None:
+        """The management node's release (GetVersion), None when unknown."""
+        ...
+
 
 class Connections(Protocol):
     """Where a ModelService's ZStack connection comes from (``connections``)."""

@@ -121,6 +121,8 @@ class EventReason(StrEnum):
     RECREATED = "Recreated"
     #: An existing ZStack service was adopted (``spec.adoptionPolicy: Adopt``) and marked.
     ADOPTED = "Adopted"
+    #: The spec sets fields this ZStack release does not know: they are not sent (posted once).
+    UNSUPPORTED_FIELDS = "UnsupportedFields"
 
 
 def _check_rfc3339(value: str) -> str:

@@ -178,6 +178,16 @@ class ZStackConnectionSpec(CrdModel):
         "services the operator did not create (their spec.adoptionPolicy Adopt). Off: they "
         "manage only services they created.",
     )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$",
+        description="The management node's time zone (an IANA name such as Asia/Shanghai; "
+        "default UTC). ZStack prints dates in it without saying so, and by default checks an "
+        "AccessKey request's Date header against its local wall clock, ignoring the zone: with "
+        "the wrong zone, dates in status are off by the difference and every AccessKey request "
+        "fails with requestTimeTooSkewed.",
+    )
 
     def insecure_http_refused(self) -> bool:
         """Whether the endpoint is http:// without the opt-in (the CEL rule, checked here)."""

@@ -304,9 +304,14 @@ class ModelServiceSpec(CrdModel):
             out["name"] = self.name or default_name
         return out
 
-    def to_add_param(self, *, default_name: str, resource_uuid: str) -> AddModelServiceParam:
-        """The AddModelService ``param``: every param field the user set, a name and the uuid."""
-        values = self.values(fields.PARAM, default_name=default_name)
+    def to_add_param(
+        self, *, default_name: str, resource_uuid: str, skip: Iterable[str] = ()
+    ) -> AddModelServiceParam:
+        """The AddModelService ``param``: every param field the user set, a name and the uuid.
+
+        ``skip``: fields the server does not know (``releases``), left out.
+        """
+        values = self.values(set(fields.PARAM) - set(skip), default_name=default_name)
         values["resource_uuid"] = resource_uuid
         return AddModelServiceParam.model_validate(values)
 
