@@ -1,6 +1,7 @@
 """Credentials: password hashing, AccessKey signing, and secrets hidden from repr/str."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -84,3 +85,28 @@ def test_access_key_headers() -> None:
         "Authorization": "ZStack AKID:Y76pwQXjYvy0eGaiBqLC91pikIA=",
         "Date": "Mon, 02 Jan 2006 15:04:05 GMT",
     }
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        ("UTC", "Mon, 02 Jan 2006 15:04:05 GMT"),
+        ("Asia/Shanghai", "Mon, 02 Jan 2006 23:04:05 GMT+08:00"),
+        ("America/St_Johns", "Mon, 02 Jan 2006 11:34:05 GMT-03:30"),
+        ("Asia/Kathmandu", "Mon, 02 Jan 2006 20:49:05 GMT+05:45"),
+    ],
+)
+def test_the_date_header_is_the_node_wall_clock_labelled_with_its_offset(
+    zone: str, expected: str
+) -> None:
+    when = datetime(2006, 1, 2, 15, 4, 5, tzinfo=UTC)
+    assert http_date(when, ZoneInfo(zone)) == expected
+
+
+def test_the_signature_covers_the_local_date_sent() -> None:
+    key = AccessKeyCredentials(access_key_id="AKID", access_key_secret="test-secret-123")
+    when = datetime(2006, 1, 2, 15, 4, 5, tzinfo=UTC)
+    headers = access_key_headers(key, "GET", "/ai/model-services", when, ZoneInfo("Asia/Shanghai"))
+    assert headers["Date"] == "Mon, 02 Jan 2006 23:04:05 GMT+08:00"
+    signature = sign_access_key("test-secret-123", "GET", headers["Date"], "/ai/model-services")
+    assert headers["Authorization"] == f"ZStack AKID:{signature}"

@@ -17,6 +17,7 @@ from .errors import (
     ZStackConfigError,
     ZStackError,
     ZStackRESTError,
+    ZStackTimeSkewError,
     ZStackTransportError,
 )
 from .retry import PollPolicy, RetryPolicy
@@ -40,5 +41,6 @@ __all__ = [
     "ZStackConfigError",
     "ZStackError",
     "ZStackRESTError",
+    "ZStackTimeSkewError",
     "ZStackTransportError",
 ]

@@ -2,9 +2,9 @@
 
 Owned here: ``SessionAuth`` (account login with the SHA-512 password, ONE session shared by
 every concurrent caller, a single-flight login, re-login only when the session that failed is
-still current, logout) and ``AccessKeyAuth`` (stateless HMAC-SHA1 signing). Both produce the
-headers of one request. Used by ``zstack.dispatch`` (every authenticated request) and by
-``ZStackClient.aclose`` (logout).
+still current, logout) and ``AccessKeyAuth`` (stateless HMAC-SHA1 signing, with the ``Date``
+in the node's zone, ``zstack.nodetime``). Both produce the headers of one request. Used by
+``zstack.dispatch`` (every authenticated request) and by ``ZStackClient.aclose`` (logout).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Protocol
 from .credentials import AccessKeyCredentials, AccountCredentials, access_key_headers
 from .errors import ZStackError, ZStackRESTError
 from .models import SessionInventory
+from .nodetime import NodeTime
 from .transport import Transport, error_from_reply
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,14 @@ class Authenticator(Protocol):
 class AccessKeyAuth:
     """Signs each request; there is no session to renew or close."""
 
-    def __init__(self, credentials: AccessKeyCredentials) -> None:
-        self._credentials = credentials
+    def __init__(self, credentials: AccessKeyCredentials, node_time: NodeTime) -> None:
+        self.credentials = credentials
+        self._node_time = node_time
 
     async def authorize(self, method: str, path: str) -> tuple[dict[str, str], str | None]:
-        """Fresh ``Date`` and signature per request (the server allows +-15 min of skew)."""
-        return access_key_headers(self._credentials, method, path), None
+        """Fresh ``Date`` (node's zone) and signature per request; +-15 min of skew pass."""
+        headers = access_key_headers(self.credentials, method, path, zone=self._node_time.zone)
+        return headers, None
 
     async def renew(self, failed: str | None) -> bool:
         """AccessKeys do not expire like sessions: an ``ID.1001`` here is final."""
@@ -55,15 +58,18 @@ class AccessKeyAuth:
         """Nothing to give up."""
 
     def __repr__(self) -> str:
-        return f"AccessKeyAuth(access_key_id={self._credentials.access_key_id!r})"
+        return f"AccessKeyAuth(access_key_id={self.credentials.access_key_id!r})"
 
 
 class SessionAuth:
     """One ZStack session per client, logged in lazily and at most once at a time."""
 
-    def __init__(self, credentials: AccountCredentials, transport: Transport) -> None:
+    def __init__(
+        self, credentials: AccountCredentials, transport: Transport, node_time: NodeTime
+    ) -> None:
         self._credentials = credentials
         self._transport = transport
+        self._node_time = node_time
         self._session: str | None = None
         self._login_task: asyncio.Task[str] | None = None
         self.logins = 0
@@ -109,7 +115,7 @@ class SessionAuth:
         inventory = reply.obj().get("inventory")
         if not isinstance(inventory, dict) or not inventory.get("uuid"):
             raise ZStackRESTError(reply.status, "login reply has no session", api=LOGIN_API)
-        parsed = SessionInventory.model_validate(inventory)
+        parsed = SessionInventory.model_validate(inventory, context=self._node_time.context())
         session = parsed.uuid
         self._transport.redact.add_session(session)
         self._session = session

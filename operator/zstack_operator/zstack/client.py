@@ -5,7 +5,9 @@ resume a job; the tenancy calls of ``zstack.tenancy``: version, current account,
 and their exact request envelopes (ZSTACK-API.md 2.1 and 3.1): ``{"param": ...}``
 plus top-level ``systemTags``/``userTags`` for AddModelService, ``{"updateModelService": ...}``
 with only the given fields, ``{"param": {}}`` for bind, query strings for GET and DELETE.
-Everything below an operation (auth, retries, polling, errors) lives in the sibling modules.
+Inventories are parsed with the node's time zone (``zstack.nodetime``), so their dates are
+the right instants. Everything below an operation (auth, retries, polling, errors, the zone)
+lives in the sibling modules.
 Used by the operator's reconcile layer, ``zstack.batch`` and the ``bench-client`` command.
 """
 
@@ -32,6 +34,7 @@ from .models import (
     UpdateModelServiceParam,
     UserTagInventory,
 )
+from .nodetime import NodeTime
 from .redact import Redactor
 from .retry import PollPolicy, RetryPolicy
 from .transport import Params, RequestObserver, Transport
@@ -61,11 +64,11 @@ def _secrets_of(credentials: Credentials) -> tuple[str, ...]:
     return (credentials.access_key_secret.get_secret_value(),)
 
 
-def _inventory(result: dict[str, Any], api: str) -> ModelServiceInventory:
+def _inventory(result: dict[str, Any], api: str, context: dict[str, Any]) -> ModelServiceInventory:
     inventory = result.get("inventory")
     if not isinstance(inventory, dict):
         raise ZStackRESTError(200, "the reply has no inventory", api=api)
-    return ModelServiceInventory.model_validate(inventory)
+    return ModelServiceInventory.model_validate(inventory, context=context)
 
 
 class ZStackClient:
@@ -73,7 +76,10 @@ class ZStackClient:
 
     ``endpoint`` is the root URL (``http://mn:8080``); ``/zstack/v1`` is appended. Every
     mutation takes ``job_uuid`` (sent as ``X-Job-UUID``; generated when omitted) and ``wait``
-    (seconds to poll before ``JobTimeoutError``; None uses ``poll.timeout``).
+    (seconds to poll before ``JobTimeoutError``; None uses ``poll.timeout``). ``time_zone`` is
+    the management node's IANA zone: AccessKey ``Date`` headers carry its local wall clock and
+    inventory dates are read in it; None means UTC, ``"auto"`` asks the node
+    (``zstack.autozone``). An unknown name is ``ZStackConfigError``.
     """
 
     def __init__(
@@ -87,9 +93,11 @@ class ZStackClient:
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
         observer: RequestObserver | None = None,
+        time_zone: str | None = None,
     ) -> None:
         if not isinstance(credentials, AccountCredentials | AccessKeyCredentials):
             raise ZStackConfigError("credentials must be Account- or AccessKeyCredentials")
+        self._node_time = NodeTime(time_zone)
         self._transport = Transport(
             endpoint,
             redact=Redactor(*_secrets_of(credentials)),
@@ -100,12 +108,14 @@ class ZStackClient:
         )
         auth: Authenticator
         if isinstance(credentials, AccountCredentials):
-            auth = SessionAuth(credentials, self._transport)
+            auth = SessionAuth(credentials, self._transport, self._node_time)
         else:
-            auth = AccessKeyAuth(credentials)
+            auth = AccessKeyAuth(credentials, self._node_time)
         self._auth = auth
         self._max_in_flight = max_in_flight
-        self._dispatcher = Dispatcher(self._transport, auth, retry or RetryPolicy())
+        self._dispatcher = Dispatcher(
+            self._transport, auth, retry or RetryPolicy(), self._node_time
+        )
         self._jobs = JobRunner(self._dispatcher, poll or PollPolicy())
 
     @property
@@ -113,11 +123,22 @@ class ZStackClient:
         """The API root every request goes to (``<endpoint>/zstack/v1``)."""
         return self._transport.base_url
 
+    @property
+    def time_zone(self) -> str | None:
+        """The node's zone as configured or learned (None: UTC by default, or not learned)."""
+        return self._node_time.name
+
     def __repr__(self) -> str:
         return (
             f"ZStackClient(endpoint={self.endpoint!r}, auth={self._auth!r}, "
-            f"max_in_flight={self._max_in_flight})"
+            f"max_in_flight={self._max_in_flight}, time_zone={self._node_time.describe()!r})"
         )
+
+    def _context(self) -> dict[str, Any]:
+        return self._node_time.context()
+
+    def _maybe_inventory(self, result: dict[str, Any], api: str) -> ModelServiceInventory | None:
+        return _inventory(result, api, self._context()) if "inventory" in result else None
 
     async def __aenter__(self) -> Self:
         return self
@@ -155,7 +176,7 @@ class ZStackClient:
         if user_tags is not None:
             body["userTags"] = list(user_tags)
         call = Call("POST", _SERVICES, api="AddModelService", body=body, job_uuid=job_uuid)
-        return _inventory(await self._jobs.mutate(call, wait=wait), call.api)
+        return _inventory(await self._jobs.mutate(call, wait=wait), call.api, self._context())
 
     async def update_model_service(
         self,
@@ -173,7 +194,7 @@ class ZStackClient:
             body={"updateModelService": param.wire()},
             job_uuid=job_uuid,
         )
-        return _inventory(await self._jobs.mutate(call, wait=wait), call.api)
+        return _inventory(await self._jobs.mutate(call, wait=wait), call.api, self._context())
 
     async def delete_model_service(
         self,
@@ -198,11 +219,14 @@ class ZStackClient:
         *,
         job_uuid: str | None = None,
         wait: float | None = None,
-    ) -> None:
-        """BindModelToService: ``POST /ai/models/{model}/model-services/{service}``."""
+    ) -> ModelServiceInventory | None:
+        """BindModelToService: ``POST /ai/models/{model}/model-services/{service}``.
+
+        Returns the service's inventory when the reply carries one.
+        """
         path = f"/ai/models/{model_uuid}/model-services/{service_uuid}"
         call = Call("POST", path, api="BindModelToService", body={"param": {}}, job_uuid=job_uuid)
-        await self._jobs.mutate(call, wait=wait)
+        return self._maybe_inventory(await self._jobs.mutate(call, wait=wait), call.api)
 
     async def unbind_model(
         self,
@@ -211,11 +235,15 @@ class ZStackClient:
         *,
         job_uuid: str | None = None,
         wait: float | None = None,
-    ) -> None:
-        """UnbindModelFromService: ``DELETE /ai/models/{model}/model-services/{service}``."""
+    ) -> ModelServiceInventory | None:
+        """UnbindModelFromService: ``DELETE /ai/models/{model}/model-services/{service}``.
+
+        Returns the service's inventory when the reply carries one (ZSTACK-API.md section 10
+        row 7: it does on 5.1.20).
+        """
         path = f"/ai/models/{model_uuid}/model-services/{service_uuid}"
         call = Call("DELETE", path, api="UnbindModelFromService", job_uuid=job_uuid)
-        await self._jobs.mutate(call, wait=wait)
+        return self._maybe_inventory(await self._jobs.mutate(call, wait=wait), call.api)
 
     async def wait_job(
         self,
@@ -234,7 +262,9 @@ class ZStackClient:
         back to a query) and ``JobTimeoutError`` if still running.
         """
         result = await self._jobs.resume(job_uuid, api=api, timeout=self._jobs.deadline(timeout))
-        return _inventory(result, api) if "inventory" in result else None
+        # Polls carry no credential, so nothing has learned an "auto" zone yet in a new process.
+        await self._dispatcher.ensure_zone()
+        return self._maybe_inventory(result, api)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -263,7 +293,11 @@ class ZStackClient:
             params.append(("fields", ",".join(dict.fromkeys(["uuid", *fields]))))
         call = Call("GET", _SERVICES, api="QueryModelService", params=params)
         body = (await self._dispatcher.send(call)).reply.obj()
-        inventories = [ModelServiceInventory.model_validate(i) for i in body.get("inventories", [])]
+        context = self._context()
+        inventories = [
+            ModelServiceInventory.model_validate(i, context=context)
+            for i in body.get("inventories", [])
+        ]
         total = body.get("total")
         return QueryResult(inventories, int(total) if total is not None else None)
 
@@ -352,6 +386,7 @@ class ZStackClient:
             resource_type=resource_type,
             job_uuid=job_uuid,
             wait=wait,
+            context=self._context(),
         )
 
     async def delete_tag(

@@ -12,8 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -46,9 +45,29 @@ class AccessKeyCredentials(BaseModel):
 Credentials = AccountCredentials | AccessKeyCredentials
 
 
-def http_date(now: datetime | None = None) -> str:
-    """RFC 1123 date in GMT, e.g. ``Mon, 02 Jan 2006 15:04:05 GMT`` (the ``Date`` header)."""
-    return format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(now: datetime | None = None, zone: tzinfo = UTC) -> str:
+    """The AccessKey ``Date`` header: ``EEE, dd MMM yyyy HH:mm:ss z`` in the node's zone.
+
+    In UTC it is the RFC 1123 date, e.g. ``Mon, 02 Jan 2006 15:04:05 GMT``. Elsewhere it is the
+    node's local wall clock labelled with its offset, e.g. ``Mon, 02 Jan 2006 23:04:05
+    GMT+08:00``: a node with ``rest.checkTimeZone=false`` (the default) compares only the wall
+    clock and ignores the label, and one with ``true`` reads the label, which Java's ``z``
+    pattern parses as an offset without the ambiguity of abbreviations like ``CST``.
+    """
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    offset = local.utcoffset() or timedelta(0)
+    label = "GMT"
+    if offset:
+        minutes = int(abs(offset).total_seconds()) // 60
+        label = f"GMT{'-' if offset < timedelta(0) else '+'}{minutes // 60:02}:{minutes % 60:02}"
+    return (
+        f"{_DAYS[local.weekday()]}, {local.day:02} {_MONTHS[local.month - 1]} {local.year} "
+        f"{local:%H:%M:%S} {label}"
+    )
 
 
 def sign_access_key(secret: str, method: str, date: str, path: str) -> str:
@@ -66,10 +85,17 @@ def sign_access_key(secret: str, method: str, date: str, path: str) -> str:
 
 
 def access_key_headers(
-    credentials: AccessKeyCredentials, method: str, path: str, now: datetime | None = None
+    credentials: AccessKeyCredentials,
+    method: str,
+    path: str,
+    now: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> dict[str, str]:
-    """Build the ``Authorization`` and ``Date`` headers of one AccessKey-signed request."""
-    date = http_date(now)
+    """Build the ``Authorization`` and ``Date`` headers of one AccessKey-signed request.
+
+    The signature covers the very ``Date`` text sent, in the node's ``zone``.
+    """
+    date = http_date(now, zone)
     signature = sign_access_key(
         credentials.access_key_secret.get_secret_value(), method, date, path
     )

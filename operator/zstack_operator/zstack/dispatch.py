@@ -7,6 +7,9 @@ Owned here: ``Dispatcher.send``, the loop every client request goes through, and
   ``RetryPolicy``'s jittered backoff, honouring ``Retry-After``;
 - ``ID.1001`` (session expired) logs in again, but only if the failed session is still the
   current one, and repeats the request once;
+- with ``time_zone="auto"`` the node's zone is learned (``autozone``) before the first
+  authenticated request; a 403 ``requestTimeTooSkewed`` becomes ``ZStackTimeSkewError``,
+  whose text names the fix (the connection's time zone);
 - a retried mutation reuses its ``X-Job-UUID``, so the server runs it at most once. If the
   retry meets HTTP 400 "Duplicate job uuid", an earlier try was accepted, and the reply is
   handed back flagged ``duplicate`` for the caller to poll that job. The same 400 on the very
@@ -25,8 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import autozone
 from .auth import Authenticator
-from .errors import DuplicateJobError, ErrorKind, ZStackError
+from .errors import TIME_SKEW_TEXT, DuplicateJobError, ErrorKind, ZStackError, ZStackTimeSkewError
+from .nodetime import NodeTime
 from .retry import RetryPolicy
 from .transport import Params, Reply, Transport, error_from_reply
 
@@ -60,6 +65,11 @@ def is_duplicate_job(reply: Reply) -> bool:
     return reply.status == 400 and _DUPLICATE_JOB_TEXT in reply.text.lower()
 
 
+def is_time_skew(reply: Reply) -> bool:
+    """Tell whether a reply is the REST layer's 403 ``requestTimeTooSkewed`` (its whole body)."""
+    return reply.status == 403 and reply.text.strip() == TIME_SKEW_TEXT
+
+
 @dataclass
 class Call:
     """One logical request; ``job_uuid`` may change (after a re-login) while it is sent."""
@@ -91,10 +101,22 @@ class Sent:
 class Dispatcher:
     """Sends ``Call``s with the client's auth, retry policy and transport."""
 
-    def __init__(self, transport: Transport, auth: Authenticator, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        auth: Authenticator,
+        retry: RetryPolicy,
+        node_time: NodeTime | None = None,
+    ) -> None:
         self.transport = transport
         self.auth = auth
         self.retry = retry
+        self.node_time = node_time or NodeTime(None)
+
+    async def ensure_zone(self) -> None:
+        """Learn the node's zone first if ``time_zone="auto"`` has not yet (else nothing)."""
+        if self.node_time.pending:
+            await self.node_time.ensure(lambda: autozone.detect(self.transport, self.auth))
 
     async def send(self, call: Call) -> Sent:
         """Send until accepted, retrying what is transient; raise the typed error otherwise."""
@@ -104,6 +126,7 @@ class Dispatcher:
             try:
                 headers: dict[str, str] = {}
                 if call.authed:
+                    await self.ensure_zone()
                     headers, session = await self.auth.authorize(call.method, call.path)
                 if call.job_uuid is not None:
                     headers["X-Job-UUID"] = call.job_uuid
@@ -143,6 +166,8 @@ class Dispatcher:
             if first_try_of_job:
                 raise DuplicateJobError(call.job_uuid, reply.text, api=call.api)
             return Sent(reply, session, duplicate=True)
+        if is_time_skew(reply):
+            raise ZStackTimeSkewError(reply.text, api=call.api, time_zone=self.node_time.describe())
         raise error_from_reply(reply, call.api)
 
     async def spend_relogin(self, call: Call, error: ZStackError, session: str | None) -> bool:

@@ -9,6 +9,8 @@ Every failure the client can meet becomes one of these:
 - ``ZStackTransportError``: nothing usable came back (connection refused/reset, timeout).
 - ``JobExpiredError``: ``GET /api-jobs/{uuid}`` answered 404: the job is unknown or expired.
 - ``DuplicateJobError``: the caller's own ``X-Job-UUID`` was already used; wait for that job.
+- ``ZStackTimeSkewError``: the node refused an AccessKey request's ``Date`` (403
+  ``requestTimeTooSkewed``), almost always because the client has the node's time zone wrong.
 
 ``kind`` tells callers what to do: ``TRANSIENT`` (retry with backoff), ``SESSION`` (log in again and
 retry once), ``TERMINAL`` (the request itself is wrong: wait for a spec change) and ``AUTH``
@@ -155,3 +157,29 @@ class DuplicateJobError(ZStackRESTError):
     def __init__(self, job_uuid: str, text: str, *, api: str = "") -> None:
         super().__init__(400, text, api=api)
         self.job_uuid = job_uuid
+
+
+#: The REST layer's whole body when an AccessKey ``Date`` is off by more than 15 minutes.
+TIME_SKEW_TEXT = "requestTimeTooSkewed"
+
+
+class ZStackTimeSkewError(ZStackRESTError):
+    """An AccessKey request's ``Date`` was refused: 403 ``requestTimeTooSkewed``.
+
+    The node compares the header's wall-clock time with its own local wall clock (by default
+    ignoring the zone the header names), so a client with the wrong time zone is 15 minutes or
+    more off on every request. Kind ``AUTH``: what fixes it is the connection's configuration,
+    not a retry or a spec change.
+    """
+
+    def __init__(self, text: str, *, api: str = "", time_zone: str) -> None:
+        super().__init__(403, text, api=api)
+        self.kind = ErrorKind.AUTH
+        self.time_zone = time_zone
+        self.message = (
+            f"{api or 'ZStack REST'} answered HTTP 403 {TIME_SKEW_TEXT}: the management node "
+            "found the request's Date header more than 15 minutes off its own clock, which it "
+            "reads as local time in its own zone. Set the connection's time zone to the node's "
+            f"zone (it is {time_zone}) and check that both clocks are right"
+        )
+        self.args = (self.message,)

@@ -15,11 +15,11 @@ tolerate fields they do not know, because ZStack releases differ in what they re
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from pydantic.alias_generators import to_camel
 
 #: ZStack's own uuid check for ``resourceUuid`` (``StringDSL.isZStackUuid``).
@@ -36,16 +36,21 @@ _GSON_FORMATS = (
     "%b %d, %Y %I:%M:%S %p",  # Gson on Java 8: "Nov 14, 2017 10:20:57 PM"
     "%b %d, %Y, %I:%M:%S %p",  # Gson on Java 9+ (CLDR locale data adds a comma)
 )
+#: The ``model_validate(..., context=...)`` key naming the zone inventory dates are printed in.
+DATE_ZONE_CONTEXT = "zstack_time_zone"
 
 
-def parse_zstack_date(value: Any) -> Any:
+def parse_zstack_date(value: Any, zone: tzinfo = UTC) -> Any:
     """Accept ZStack's Gson dates, ISO 8601 and epoch milliseconds; return aware UTC datetimes.
 
-    ZStack serialises ``Timestamp`` with Gson's default US format and no zone; the management
-    node's zone is unknowable from the wire, so naive values are taken as UTC.
+    ZStack serialises ``Timestamp`` with Gson's default US format and no zone, in the
+    management node JVM's own zone (ZSTACK-API.md section 10 row 12): a text without a zone is
+    a wall-clock time in ``zone``, the node's zone as the caller knows it (UTC by default). In
+    the hour a daylight-saving change repeats, the earlier of the two instants is taken: the
+    text cannot tell them apart. Aware inputs keep their instant, whatever ``zone`` says.
     """
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return _in_utc(value, zone)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if not isinstance(value, str):
@@ -54,20 +59,38 @@ def parse_zstack_date(value: Any) -> Any:
     text = re.sub(r"[\u202f\u00a0]", " ", value.strip())
     for fmt in _GSON_FORMATS:
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            return _in_utc(datetime.strptime(text, fmt), zone)
         except ValueError:
             continue
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _in_utc(datetime.fromisoformat(text.replace("Z", "+00:00")), zone)
 
 
-def format_zstack_date(value: datetime) -> str:
-    """Render a datetime the way ZStack's Gson does (Java 8 ``MMM d, yyyy h:mm:ss a``, UTC)."""
-    v = value.astimezone(UTC)
+def _in_utc(value: datetime, zone: tzinfo) -> datetime:
+    aware = value if value.tzinfo else value.replace(tzinfo=zone, fold=0)
+    return aware.astimezone(UTC)
+
+
+def format_zstack_date(value: datetime, zone: tzinfo = UTC) -> str:
+    """Render a datetime the way ZStack's Gson does (Java 8 ``MMM d, yyyy h:mm:ss a``).
+
+    The wall clock is ``zone``'s (the node JVM's), and the text says nothing of it.
+    """
+    v = value.astimezone(zone)
     return f"{v:%b} {v.day}, {v.year} {v.hour % 12 or 12}:{v:%M:%S %p}"
 
 
-ZStackDate = Annotated[datetime, BeforeValidator(parse_zstack_date)]
+def _date_in_context(value: Any, info: ValidationInfo) -> Any:
+    zone = (info.context or {}).get(DATE_ZONE_CONTEXT)
+    return parse_zstack_date(value, zone if isinstance(zone, tzinfo) else UTC)
+
+
+#: A date field of an inventory: parsed in the zone the validation context names (UTC without).
+ZStackDate = Annotated[datetime, BeforeValidator(_date_in_context)]
+
+
+def date_context(zone: tzinfo) -> dict[str, Any]:
+    """The validation context that makes inventory dates read as wall-clock times in ``zone``."""
+    return {DATE_ZONE_CONTEXT: zone}
 
 
 class _Wire(BaseModel):
@@ -191,7 +214,13 @@ class ModelServiceImage(_Inventory):
 
 
 class ModelServiceInventory(_Inventory):
-    """A model service as ZStack reports it (``ModelServiceInventory``, seed page + SDKs)."""
+    """A model service as ZStack reports it (``ModelServiceInventory``, seed page + SDKs).
+
+    Releases differ (ZSTACK-API.md 3.4): 5.1.x and 5.3.20 report ``dockerImage`` and
+    ``vmImageUuid`` and none of ``version``, ``hasNewVersion``, ``cpuArchitectures``,
+    ``modelServiceImages`` and the container and GPU fields; 5.1.x has no ``readme`` or
+    ``source`` either. Every field but ``uuid`` is optional, so each release's shape parses.
+    """
 
     uuid: str
     name: str | None = None
@@ -213,6 +242,8 @@ class ModelServiceInventory(_Inventory):
     conda_version: str | None = None
     version: str | None = None
     start_command: str | None = None
+    docker_image: str | None = None
+    vm_image_uuid: str | None = None
     container_command: str | None = None
     container_args: str | None = None
     support_distributed: bool | None = None

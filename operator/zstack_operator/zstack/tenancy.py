@@ -49,7 +49,10 @@ async def current_account(dispatcher: Dispatcher, session_account: str | None) -
     params = [("q", condition) for condition in conditions]
     call = Call("GET", "/accounts", api=QUERY_ACCOUNT_API, params=params)
     body = (await dispatcher.send(call)).reply.obj()
-    found = [AccountInventory.model_validate(a) for a in body.get("inventories", [])]
+    context = dispatcher.node_time.context()
+    found = [
+        AccountInventory.model_validate(a, context=context) for a in body.get("inventories", [])
+    ]
     if len(found) == 1:
         return found[0]
     wanted = session_account or ADMIN_ACCOUNT_UUID
@@ -61,11 +64,11 @@ async def current_account(dispatcher: Dispatcher, session_account: str | None) -
     )
 
 
-def _tag(result: dict[str, Any], api: str) -> UserTagInventory:
+def _tag(result: dict[str, Any], api: str, context: dict[str, Any]) -> UserTagInventory:
     inventory = result.get("inventory")
     if not isinstance(inventory, dict):
         raise ZStackRESTError(200, "the reply has no inventory", api=api)
-    return UserTagInventory.model_validate(inventory)
+    return UserTagInventory.model_validate(inventory, context=context)
 
 
 async def query_user_tags(dispatcher: Dispatcher, resource_uuid: str) -> list[UserTagInventory]:
@@ -73,7 +76,10 @@ async def query_user_tags(dispatcher: Dispatcher, resource_uuid: str) -> list[Us
     params = [("q", f"resourceUuid={resource_uuid}")]
     call = Call("GET", "/user-tags", api="QueryUserTag", params=params)
     body = (await dispatcher.send(call)).reply.obj()
-    return [UserTagInventory.model_validate(t) for t in body.get("inventories", [])]
+    context = dispatcher.node_time.context()
+    return [
+        UserTagInventory.model_validate(t, context=context) for t in body.get("inventories", [])
+    ]
 
 
 async def create_user_tag(
@@ -84,13 +90,14 @@ async def create_user_tag(
     resource_type: str,
     job_uuid: str | None,
     wait: float | None,
+    context: dict[str, Any],
 ) -> UserTagInventory:
     """CreateUserTag: ``POST /user-tags`` ``{"params": {resourceType, resourceUuid, tag}}``."""
     params = {"resourceType": resource_type, "resourceUuid": resource_uuid, "tag": tag}
     call = Call(
         "POST", "/user-tags", api="CreateUserTag", body={"params": params}, job_uuid=job_uuid
     )
-    return _tag(await jobs.mutate(call, wait=wait), call.api)
+    return _tag(await jobs.mutate(call, wait=wait), call.api, context)
 
 
 async def delete_tag(
