@@ -237,7 +237,7 @@ def test_unknown_fields_are_pruned(kube: Any, modelservice_crd: Any, namespace: 
     spec = kube.get(r.PLURAL, "pruned", namespace)["spec"]
     assert "replicas" not in spec
     assert spec["architectureImages"] == [{"cpuArchitecture": "X86_64", "dockerImage": "i:1"}]
-    assert spec["connectionRef"] == {"name": "lab"}
+    assert spec["connectionRef"] == {"kind": "ZStackConnection", "name": "lab"}
     assert spec["requestCpu"] == 1
 
 

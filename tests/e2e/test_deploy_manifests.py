@@ -238,6 +238,10 @@ def test_helm_install_cluster_wide_reaches_every_namespace(
             ["modelservices"],
             ["modelservices/status"],
             ["events"],
+            ["zstackconnections"],
+            ["zstackconnections/status"],
+            ["clusterzstackconnections"],
+            ["clusterzstackconnections/status"],
         ]
         account = f"system:serviceaccount:{namespace}:{fullname}"
         ms = "modelservices.ai.zstack.io"

@@ -288,9 +288,10 @@ def test_missing_then_wrong_then_fixed_credentials_never_leak(
 ) -> None:
     op = operator_factory(drift_interval=2)
     name = apply(kube, namespace, sample())
-    obj = wait_cond(kube, namespace, name, "Synced", "False", "ReconcileError")
+    obj = wait_cond(kube, namespace, name, "Synced", "False", "ConnectionUnavailable")
     assert "zstack-credentials" in cond(obj, "Synced")["message"]
     assert "not found" in cond(obj, "Synced")["message"]
+    assert "a fix is picked up at once" in cond(obj, "Synced")["message"]
 
     wrong = "not-the-password-4f9c2b"
     kube.apply(secret_yaml(namespace, {"accountName": "admin", "password": wrong}), namespace)

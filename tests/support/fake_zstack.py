@@ -74,6 +74,7 @@ class FakeZStack:
     #: User tags by service uuid (the owner markers among them).
     tags: dict[str, list[str]] = field(default_factory=dict)
     allow_adoption: bool = False
+    zstack_version: str | None = "5.5.22"
     label: str = "the operator's default connection"
 
     # -- Connections -------------------------------------------------------------------------

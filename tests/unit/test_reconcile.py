@@ -545,14 +545,14 @@ async def test_adoption_marks_the_service_then_manages_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("marker", "named"),
+    ("marker", "named", "mode"),
     [
-        ("zstack-operator::owner::ns/first", "belongs to ModelService first"),
-        ("zstack-operator::owner::sec-1/victim", "belongs to a ModelService in another namespace"),
+        ("zstack-operator::owner::ns/first", "belongs to ModelService first", "Manage"),
+        ("zstack-operator::owner::sec-1/victim", "a ModelService in another namespace", "Manage"),
+        ("zstack-operator::owner::sec-1/victim", "a ModelService in another namespace", "Observe"),
     ],
-    ids=["same-namespace", "other-namespace"],
+    ids=["same-namespace", "other-namespace", "other-namespace-observe"],
 )
-@pytest.mark.parametrize("mode", ["Manage", "Observe"])
 async def test_a_service_marked_for_another_object_is_neither_managed_nor_shown(
     marker: str, named: str, mode: str
 ) -> None:
@@ -644,3 +644,15 @@ def test_release_table() -> None:
     assert releases.unsupported("5.5.22", fields) == ()
     assert releases.unsupported(None, fields) == ()
     assert releases.unsupported("unknown", fields) == ()
+
+
+async def test_observe_shows_a_service_owned_in_its_own_namespace() -> None:
+    """The same team may watch a sibling's service; only another namespace's is hidden."""
+    w = World(resourceUuid=FOREIGN, managementPolicy="Observe")
+    w.zstack.existing(FOREIGN)
+    w.zstack.tags[FOREIGN] = ["zstack-operator::owner::ns/first"]
+    out = await w.run()
+    assert out.result == Done()
+    assert w.cond("Ready") == ("True", "Available")
+    assert w.status["uuid"] == FOREIGN
+    assert w.zstack.mutations() == []

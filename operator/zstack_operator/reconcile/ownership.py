@@ -11,7 +11,8 @@ names one that already exists. docs/tenancy.md says what proves ownership:
   moved to another cluster with ``resourceUuid`` pinned); another object's -> refused, and
   another namespace's name is not revealed;
 - no marker: refused unless ``spec.adoptionPolicy: Adopt`` and the connection allows adoption;
-  an adoption writes the marker first. Observe mode may read an unmarked service.
+  an adoption writes the marker first. Observe mode may read an unmarked service, or one that
+  a ModelService of its own namespace owns (the same team), never another namespace's.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class Verdict:
     adopt: bool = False
 
 
+def _namespace_of(tag: str) -> str:
+    return tag.removeprefix(OWNER_TAG_PREFIX).partition("/")[0]
+
+
 def _owner_of(tag: str, res: Resource) -> str:
     namespace, _, name = tag.removeprefix(OWNER_TAG_PREFIX).partition("/")
     if namespace == res.namespace:
@@ -51,6 +56,8 @@ async def check(
     """Whether ``res`` may act on the existing service ``uuid`` its status does not record."""
     markers = await api.owner_tags(uuid)
     if owner_tag(res) in markers:
+        return Verdict()
+    if observe_only and all(_namespace_of(m) == res.namespace for m in markers):
         return Verdict()
     if markers:
         owner = _owner_of(markers[0], res)
