@@ -46,8 +46,8 @@ class Settings:
     #: Whether ModelServices on the operator's default connection may adopt ZStack services
     #: that already exist (ones the object did not create).
     allow_adoption: bool = False
-    #: The management node's IANA time zone (None: UTC); see ``--zstack-time-zone``.
-    time_zone: str | None = None
+    #: The management node's IANA time zone, or "auto" to ask the node; ``--zstack-time-zone``.
+    time_zone: str = "auto"
     drift_interval: float = 600.0
     max_in_flight: int = 16
     health_address: str = "0.0.0.0:8080"
@@ -109,9 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="let ModelServices on the default connection adopt ZStack services that "
              f"already exist (default: off) [{ENV['allow_adoption']}=true]")  # fmt: skip
     add("--zstack-time-zone", dest="time_zone", metavar="ZONE",
-        help="the management node's time zone, e.g. Asia/Shanghai (default UTC): ZStack "
-             "prints dates in it and checks AccessKey request dates against its local clock "
-             f"[{ENV['time_zone']}]")  # fmt: skip
+        help="the management node's time zone, e.g. Asia/Shanghai, or auto (default: ask "
+             "the node): ZStack prints dates in it and checks AccessKey request dates against "
+             f"its local clock [{ENV['time_zone']}]")  # fmt: skip
     add(
         "--drift-interval",
         metavar="SECONDS",
@@ -194,13 +194,14 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
     log_level = (_pick(args, env, "log_level") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
-    zone = _pick(args, env, "time_zone")
-    if zone:
+    zone = _pick(args, env, "time_zone") or "auto"
+    if zone != "auto":
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(
-                f"unknown time zone {zone!r}: use an IANA name such as Asia/Shanghai or UTC"
+                f"unknown time zone {zone!r}: use an IANA name such as Asia/Shanghai or UTC, "
+                "or auto"
             ) from None
     health = _pick(args, env, "health_address")
     health = "0.0.0.0:8080" if health is None else health
@@ -216,7 +217,7 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         ),
         allow_insecure_http=allow_http,
         allow_adoption=_flag(_pick(args, env, "allow_adoption"), "allow-adoption"),
-        time_zone=zone or None,
+        time_zone=zone,
         drift_interval=_number(
             _pick(args, env, "drift_interval"), "drift interval", 600.0, minimum=1
         ),

@@ -187,6 +187,7 @@ class ConnectionPool:
             max_in_flight=source.max_in_flight,
             verify=self._verify(source),
             observer=self._observer,
+            time_zone=source.time_zone,
         )
         key = source.key
         try:  # no session needed; the field set of the release depends on it (resources.releases)

@@ -32,8 +32,8 @@ class Source:
     allow_http: bool = False
     max_in_flight: int = 16
     allow_adoption: bool = False
-    #: The management node's IANA time zone (None: UTC).
-    time_zone: str | None = None
+    #: The management node's IANA time zone, or "auto": ask the node (``zstack.autozone``).
+    time_zone: str = "auto"
     #: Namespaces a cluster connection is offered to (``*``: all); None for the other kinds.
     allowed_namespaces: tuple[str, ...] | None = None
     generation: int = 0
@@ -105,7 +105,7 @@ def from_object(kind: str, body: Mapping[str, Any], operator_namespace: str) -> 
         allow_http=_flag(spec, "allowInsecureHTTP"),
         max_in_flight=cap if isinstance(cap, int) and 1 <= cap <= 256 else 16,
         allow_adoption=_flag(spec, "allowAdoption"),
-        time_zone=str(spec["timeZone"]) if spec.get("timeZone") else None,
+        time_zone=str(spec.get("timeZone") or "auto"),
         allowed_namespaces=allowed,
         generation=int(meta.get("generation") or 0),
         problem=problem,

@@ -182,11 +182,11 @@ class ZStackConnectionSpec(CrdModel):
         default=None,
         max_length=64,
         pattern=r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$",
-        description="The management node's time zone (an IANA name such as Asia/Shanghai; "
-        "default UTC). ZStack prints dates in it without saying so, and by default checks an "
-        "AccessKey request's Date header against its local wall clock, ignoring the zone: with "
-        "the wrong zone, dates in status are off by the difference and every AccessKey request "
-        "fails with requestTimeTooSkewed.",
+        description="The management node's time zone: an IANA name such as Asia/Shanghai, or "
+        "auto (the default: ask the node, GetPlatformTimeZone). ZStack prints dates in it "
+        "without saying so, and by default checks an AccessKey request's Date header against "
+        "its local wall clock, ignoring the zone: with the wrong zone, dates in status are off "
+        "by the difference and every AccessKey request fails with requestTimeTooSkewed.",
     )
 
     def insecure_http_refused(self) -> bool:
