@@ -23,6 +23,8 @@ from .resources import (
     StatusError,
     SyncedReason,
 )
+from .resources.status import ERROR_FIELD_LIMITS as RESOURCE_ERROR_LIMITS
+from .resources.status import MAX_ERROR_CAUSES as RESOURCE_MAX_CAUSES
 from .zstack import known_secrets
 from .zstack.errors import ZStackAPIError, ZStackError
 from .zstack.models import ModelServiceInventory
@@ -34,11 +36,11 @@ MAX_MESSAGE = 1024
 #: characters, the ellipsis that marks a cut included. ZStack puts what it likes in them (a
 #: details field can be a whole Java stack trace), and status is one etcd object shared with
 #: the conditions: bounded, one error can never push the object past what the API server takes.
-ERROR_FIELD_LIMITS = {"code": 64, "description": 512, "details": MAX_MESSAGE, "elaboration": 512}
+ERROR_FIELD_LIMITS = RESOURCE_ERROR_LIMITS
 #: Most entries kept in ``status.error.causes``. A longer chain keeps the outermost causes and
 #: the innermost one (the root cause, usually the informative one), with one entry in between
 #: whose details say how many were left out.
-MAX_ERROR_CAUSES = 5
+MAX_ERROR_CAUSES = RESOURCE_MAX_CAUSES
 #: Reasons after which nothing is retried until the spec (or Secret) changes.
 TERMINAL_REASONS = frozenset(
     {

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,6 +28,9 @@ import pytest
 from tests.support.kube import Kube, wait_until
 from tests.support.sim_fixtures import free_port
 
+#: Extra ``zstack-operator sim`` arguments for every e2e simulator, e.g. ``--zstack-version
+#: 5.1.20``: hack/test.sh runs the operator's e2e tests once per ZStack release profile.
+SIM_ARGS_ENV = "ZSTACK_E2E_SIM_ARGS"
 #: The simulator's admin password in e2e tests: distinctive, so a leak is found by grep (ZStack's
 #: default, "password", is also an English word that error messages legitimately contain).
 PASSWORD = "e2e-Zs7ack-pw-91f3"
@@ -212,7 +216,8 @@ class SimProcess:
             sys.executable, "-m", "zstack_operator", "sim",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--state-file", str(tmp / "zstack.sqlite"),
-            "--job-duration-ms", "50", "--password", PASSWORD, *extra,
+            "--job-duration-ms", "50", "--password", PASSWORD,
+            *shlex.split(os.environ.get(SIM_ARGS_ENV, "")), *extra,
         ]  # fmt: skip
         self.log_path = tmp / "sim.log"
         self.proc: subprocess.Popen[bytes] | None = None

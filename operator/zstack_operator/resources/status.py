@@ -11,6 +11,7 @@ version never stops a reconcile; writing goes through these models, so it always
 from __future__ import annotations
 
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from zstack_operator.resources.common import (
     ConditionStatus,
@@ -45,13 +46,41 @@ class Condition(_StatusModel):
     )
 
 
+#: Longest text of each ``status.error`` field, in characters (``status.bound_error`` cuts to
+#: these before writing; the CRD says the same, so the API server refuses anything longer).
+#: Schema-only here: a model is built from ZStack's full text first and bounded after.
+ERROR_FIELD_LIMITS = {"code": 64, "description": 512, "details": 1024, "elaboration": 512}
+#: Most entries in ``status.error.causes``.
+MAX_ERROR_CAUSES = 5
+
+
+def _bounded(name: str) -> JsonDict:
+    return {"maxLength": ERROR_FIELD_LIMITS[name]}
+
+
 class ErrorCause(_StatusModel):
     """One ZStack error in the cause chain of ``status.error``."""
 
-    code: str | None = Field(default=None, description="ZStack error code, e.g. SYS.1007.")
-    description: str | None = Field(default=None, description="ZStack's generic text for the code.")
-    details: str | None = Field(default=None, description="The specific error message.")
-    elaboration: str | None = Field(default=None, description="ZStack's optional hint.")
+    code: str | None = Field(
+        default=None,
+        description="ZStack error code, e.g. SYS.1007.",
+        json_schema_extra=_bounded("code"),
+    )
+    description: str | None = Field(
+        default=None,
+        description="ZStack's generic text for the code.",
+        json_schema_extra=_bounded("description"),
+    )
+    details: str | None = Field(
+        default=None,
+        description="The specific error message.",
+        json_schema_extra=_bounded("details"),
+    )
+    elaboration: str | None = Field(
+        default=None,
+        description="ZStack's optional hint.",
+        json_schema_extra=_bounded("elaboration"),
+    )
 
 
 class StatusError(ErrorCause):
@@ -64,7 +93,8 @@ class StatusError(ErrorCause):
     causes: list[ErrorCause] = Field(
         default_factory=list,
         description="The errors that caused this one, outermost first (ZStack's nested cause "
-        "chain, flattened).",
+        "chain, flattened; a long chain keeps the outermost and the root cause).",
+        json_schema_extra={"maxItems": MAX_ERROR_CAUSES},
     )
 
     @classmethod
