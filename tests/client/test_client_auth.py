@@ -79,7 +79,8 @@ async def test_access_key_requests_are_verified(sim_factory: SimFactory, mode: S
     creds = AccessKeyCredentials(
         access_key_id=key.access_key_id, access_key_secret=key.access_key_secret
     )
-    async with ZStackClient(sim.url, creds) as client:
+    # AccessKey requests carry the node's local time: the simulator is in Asia/Shanghai.
+    async with ZStackClient(sim.url, creds, time_zone=sim.config.time_zone) as client:
         inv = await client.add_model_service(param(name="signed"))
         found = await client.get_model_services([inv.uuid])
         assert found[inv.uuid].name == "signed"
@@ -92,7 +93,7 @@ async def test_access_key_requests_are_verified(sim_factory: SimFactory, mode: S
     wrong = AccessKeyCredentials(
         access_key_id=key.access_key_id, access_key_secret="not-the-secret"
     )
-    async with ZStackClient(sim.url, wrong) as client:
+    async with ZStackClient(sim.url, wrong, time_zone=sim.config.time_zone) as client:
         with pytest.raises(ZStackAPIError) as query_error:
             await client.query_model_services()
         with pytest.raises(ZStackAPIError) as add_error:

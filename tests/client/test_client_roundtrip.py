@@ -1,8 +1,9 @@
 """Property: any valid AddModelServiceParam comes back from add -> get as it was sent.
 
-"As it was sent" means after what ZStack itself does to it: text is right-trimmed, fields
-the request left out report their defaults, and create-only inputs (zoneUuid, tagUuids,
-resourceUuid as such) are not part of the inventory.
+"As it was sent" means after what ZStack itself does to it: text is trimmed at both ends as
+Java's ``String.trim`` does, fields the request left out report their defaults, and
+create-only inputs (zoneUuid, tagUuids, resourceUuid as such) are not part of the inventory.
+``tagUuids`` must name tag patterns of the caller: the drawn ones are replaced by real ones.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zstack_operator.sim import (
     DEFAULT_ZONE_UUID,
     Simulator,
 )
+from zstack_operator.sim.validate import java_trim
 from zstack_operator.zstack import ZStackClient
 from zstack_operator.zstack.models import (
     AddModelServiceParam,
@@ -90,7 +92,7 @@ _SAME_NAME = sorted(
 
 def _expected(value: Any) -> Any:
     if isinstance(value, str):
-        return value.rstrip()
+        return java_trim(value)
     return value.value if hasattr(value, "value") else value
 
 
@@ -121,6 +123,9 @@ def assert_reported(sent: AddModelServiceParam, got: ModelServiceInventory) -> N
 async def test_add_then_get_round_trips(sim: Simulator, sent: AddModelServiceParam) -> None:
     if sent.resource_uuid is not None and sent.resource_uuid in sim.context.state.services:
         sent = sent.model_copy(update={"resource_uuid": uuidlib.uuid4().hex})
+    if sent.tag_uuids:
+        patterns = [await sim.admin.create_tag_pattern() for _ in sent.tag_uuids]
+        sent = sent.model_copy(update={"tag_uuids": patterns})
     async with ZStackClient(sim.url, ADMIN) as client:
         added = await client.add_model_service(sent)
         got = await client.get_model_service(added.uuid)

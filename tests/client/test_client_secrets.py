@@ -98,7 +98,11 @@ async def test_no_secret_in_errors_reprs_or_logs(
         access_key_id=key.access_key_id, access_key_secret=key.access_key_secret
     )
     bad_ak = AccessKeyCredentials(access_key_id=key.access_key_id, access_key_secret="x" * 20)
-    async with ZStackClient(sim.url, ak) as good, ZStackClient(sim.url, bad_ak) as bad:
+    zone = sim.config.time_zone
+    async with (
+        ZStackClient(sim.url, ak, time_zone=zone) as good,
+        ZStackClient(sim.url, bad_ak, time_zone=zone) as bad,
+    ):
         texts += [repr(good), repr(bad), repr(ak), str(ak)]
         await good.query_model_services()
         with pytest.raises(ZStackAPIError) as bad_signature:

@@ -319,7 +319,7 @@ async def test_current_account_for_every_kind_of_credential(sim: Simulator) -> N
         "admin key": (_key(admin_key), ADMIN_ACCOUNT_UUID, "admin", "SystemAdmin"),
     }
     for case, (credentials, uuid, name, kind) in cases.items():
-        async with ZStackClient(sim.url, credentials) as client:
+        async with ZStackClient(sim.url, credentials, time_zone=sim.config.time_zone) as client:
             account = await client.current_account()
         assert (account.uuid, account.name, account.type) == (uuid, name, kind), case
     assert zmodels.ADMIN_ACCOUNT_UUID == ADMIN_ACCOUNT_UUID
@@ -331,7 +331,11 @@ async def test_current_account_for_every_kind_of_credential(sim: Simulator) -> N
 async def test_an_access_key_of_a_normal_account_is_that_account(sim: Simulator) -> None:
     await sim.admin.create_account("team-a", TENANT_PASSWORD)
     key = await sim.admin.create_access_key("team-a")
-    async with ZStackClient(sim.url, _key(key)) as by_key, ZStackClient(sim.url, ADMIN) as admin:
+    zone = sim.config.time_zone
+    async with (
+        ZStackClient(sim.url, _key(key), time_zone=zone) as by_key,
+        ZStackClient(sim.url, ADMIN, time_zone=zone) as admin,
+    ):
         inv = await by_key.add_model_service(param(name="signed"))
         other = await admin.add_model_service(param(name="admins"))
         assert {i.uuid for i in await by_key.query_all()} == {inv.uuid}

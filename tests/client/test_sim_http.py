@@ -13,8 +13,10 @@ import shutil
 import time
 import uuid as uuidlib
 from collections.abc import AsyncIterator
+from datetime import datetime
 from email.utils import formatdate
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -30,7 +32,8 @@ from zstack_operator.zstack.models import ModelServiceInventory
 
 from tests.support.sim_fixtures import SimFactory, api_url, call, login, wait_job
 
-MSG_ADD = "org.zstack.ai.message.APIAddModelServiceMsg"
+#: ``ApiMessageParamValidator`` names itself where the message class would be expected.
+VALIDATOR = "org.zstack.header.message.ApiMessageParamValidator"
 #: The request body of the seed page's curl example, verbatim.
 SEED_BODY = (
     '{"param":{"name":"<name>","description":"<description>","yaml":"<yaml>","requestCpu":1,'
@@ -118,11 +121,11 @@ async def test_the_seed_curl_example_creates_a_service(
     sim: Simulator, http: httpx.AsyncClient
 ) -> None:
     session = await login(http, sim.url)
-    resource_uuid, tag = new_uuid(), new_uuid()
+    resource_uuid, tag = new_uuid(), await sim.admin.create_tag_pattern()
     image = {"cpuArchitecture": "X86_64", "dockerImage": "registry/llm:1"}
     values = {
         "<name>": "text to text model service",
-        "<description>": "chat  ",
+        "<description>": "  chat  ",
         "<yaml>": "services:\n",
         "<zoneUuid>": DEFAULT_ZONE_UUID,
         "<modelCenterUuid>": DEFAULT_MODEL_CENTER_UUID,
@@ -155,7 +158,7 @@ async def test_the_seed_curl_example_creates_a_service(
     inventory = done.json()["inventory"]
     assert inventory["uuid"] == resource_uuid
     assert inventory["name"] == "text to text model service"
-    assert inventory["description"] == "chat"  # trailing whitespace trimmed, like ZStack
+    assert inventory["description"] == "chat"  # trimmed at both ends, like ZStack
     assert inventory["yaml"] == "services:"
     assert (inventory["requestCpu"], inventory["requestMemory"]) == (1, 1)
     assert (inventory["system"], inventory["supportDistributed"]) == (True, True)
@@ -177,10 +180,10 @@ async def test_the_seed_curl_example_creates_a_service(
 async def test_the_verbatim_seed_placeholders_are_refused(
     sim: Simulator, http: httpx.AsyncClient
 ) -> None:
-    # A string where an architecture image object belongs cannot even be deserialised.
+    # A string where an architecture image object belongs: Gson throws, the REST layer 500s.
     session = await login(http, sim.url)
     status, text = await post_seed_body(sim, http, session, SEED_BODY)
-    assert status == 400
+    assert status == 500
     assert "architectureImages[0]" in text
 
 
@@ -192,10 +195,7 @@ async def test_login(sim: Simulator, http: httpx.AsyncClient) -> None:
     assert error_of(wrong, "ID.1000")["description"] == "Unable to authenticate a user"
     missing = await http.put(url, json={})
     details = error_of(missing, "SYS.1007")["details"]
-    assert details == (
-        "field[accountName] of message[org.zstack.header.identity.APILogInByAccountMsg] is "
-        "mandatory, can not be null"
-    )
+    assert details == (f"field[accountName] of message[{VALIDATOR}] is mandatory, can not be null")
     session = await login(http, sim.url)
     valid = await http.get(api_url(sim.url, f"/accounts/sessions/{session}/valid"))
     assert valid.json() == {"valid": True}
@@ -236,7 +236,9 @@ async def test_a_missing_required_field_fails_the_job_with_sys_1007(
     response = await create(http, sim, auth, **{field: None})
     error = error_of(response, "SYS.1007")
     assert error["description"] == "One or more API argument is invalid"
-    assert error["details"] == f"field[{field}] of message[{MSG_ADD}] is mandatory, can not be null"
+    assert (
+        error["details"] == f"field[{field}] of message[{VALIDATOR}] is mandatory, can not be null"
+    )
 
 
 @pytest.mark.parametrize(
@@ -248,8 +250,8 @@ async def test_a_missing_required_field_fails_the_job_with_sys_1007(
             "SYS.1007",
             "valid value for field[architectureImages[0].cpuArchitecture]",
         ),
-        ({"requestCpu": 0}, "SYS.1007", "field[requestCpu] of message"),
-        ({"requestMemory": 0}, "SYS.1007", "field[requestMemory] of message"),
+        ({"requestCpu": 0}, "SYS.1007", "field[requestCpu] must be in range of [1, 2147483647]"),
+        ({"requestMemory": 0}, "SYS.1007", "field[requestMemory] must be in range of [1, "),
         (
             {"resourceUuid": "NOT-A-UUID"},
             "SYS.1007",
@@ -302,9 +304,12 @@ async def test_type_errors_are_immediate_plain_400(
 
 async def test_body_problems(sim: Simulator, http: httpx.AsyncClient, auth: dict[str, str]) -> None:
     url = api_url(sim.url, "/ai/model-services")
+    # What Gson cannot read is an exception, and RestServer.handle answers those with 500.
     not_json = await http.post(url, content=b"{not json", headers=auth)
-    assert not_json.status_code == 400
-    assert not_json.text.startswith("Invalid JSON body")
+    assert not_json.status_code == 500
+    assert not_json.text.startswith("com.google.gson.JsonSyntaxException")
+    for body in (b"[1]", b'"text"', b'{"param": "text"}'):
+        assert (await http.post(url, content=body, headers=auth)).status_code == 500
     # Without the "param" key every field is empty: the first required field is reported.
     wrong_key = await call(http, "POST", url, json={"params": service_param()}, headers=auth)
     assert "field[name] of message" in error_of(wrong_key, "SYS.1007")["details"]
@@ -387,7 +392,7 @@ async def test_delete(sim: Simulator, http: httpx.AsyncClient, auth: dict[str, s
     deleted = await call(http, "DELETE", url, params={"deleteMode": "Enforcing"}, headers=auth)
     assert (deleted.status_code, deleted.json()) == (200, {})
     query = await http.get(url, headers=auth)
-    assert (query.status_code, query.json()) == (200, {"inventories": []})
+    assert (query.status_code, query.json()) == (200, {"inventories": [], "schema": {}})
     # successIfResourceNotExisting: deleting it again still succeeds.
     assert (await call(http, "DELETE", url, headers=auth)).json() == {}
     malformed = await call(http, "DELETE", api_url(sim.url, "/ai/model-services/xyz"), headers=auth)
@@ -409,7 +414,9 @@ async def test_bind_and_unbind_models(
         headers=auth,
     )
     assert [inv["uuid"] for inv in query.json()["inventories"]] == [uuid]
-    assert (await call(http, "DELETE", path, headers=auth)).json() == {}
+    # Unbind answers with the service's inventory (ZSTACK-API.md section 10 row 7).
+    unbound = (await call(http, "DELETE", path, headers=auth)).json()
+    assert (unbound["inventory"]["uuid"], unbound["inventory"]["modelServiceRefs"]) == (uuid, [])
     refs = (await http.get(api_url(sim.url, f"/ai/model-services/{uuid}"), headers=auth)).json()
     assert refs["inventories"][0]["modelServiceRefs"] == []
     unknown = api_url(sim.url, f"/ai/models/{'4' * 32}/model-services/{uuid}")
@@ -434,7 +441,7 @@ async def test_job_protocol(sim: Simulator, http: httpx.AsyncClient, auth: dict[
     duplicate = await http.post(
         url, json={"param": service_param()}, headers={**auth, "X-Job-UUID": job}
     )
-    assert (duplicate.status_code, duplicate.text) == (400, "Duplicate job uuid")
+    assert (duplicate.status_code, duplicate.text) == (400, f"Duplicate job uuid[{job}]")
     short = await http.post(
         url, json={"param": service_param()}, headers={**auth, "X-Job-UUID": "abc"}
     )
@@ -511,7 +518,7 @@ async def test_queries(sim: Simulator, http: httpx.AsyncClient, auth: dict[str, 
     assert counted.json()["total"] == 3
     assert len(counted.json()["inventories"]) == 1
     only_count = await http.get(url, params={"count": "true", "q": "requestCpu>=4"}, headers=auth)
-    assert only_count.json() == {"total": 2}
+    assert only_count.json() == {"total": 2, "schema": {}}
     by_uuid = await http.get(f"{url}/{uuids[1]}", params={"q": "name=nothing"}, headers=auth)
     assert [inv["name"] for inv in by_uuid.json()["inventories"]] == ["beta"]
     assert by_uuid.json()["schema"] == {
@@ -601,13 +608,14 @@ async def test_access_keys(sim: Simulator, http: httpx.AsyncClient) -> None:
         signature = sign(secret, f"{method}\n{date}\n{path}")
         return {"Authorization": f"ZStack {key.access_key_id}:{signature}", "Date": date}
 
-    now = formatdate(usegmt=True)
+    # The node (Asia/Shanghai) compares the Date's wall clock with its own, ignoring the zone.
+    now = local_date(sim, time.time())
     good = await http.get(
         api_url(sim.url, "/ai/model-services"),
         params={"q": "name=x"},
         headers=headers("GET", key.access_key_secret, now),
     )
-    assert (good.status_code, good.json()) == (200, {"inventories": []})
+    assert (good.status_code, good.json()) == (200, {"inventories": [], "schema": {}})
     created = await call(
         http,
         "POST",
@@ -620,7 +628,12 @@ async def test_access_keys(sim: Simulator, http: httpx.AsyncClient) -> None:
         api_url(sim.url, "/ai/model-services"), headers=headers("GET", "wrong", now)
     )
     error_of(bad, "ID.1000")
-    old = formatdate(timeval=time.time() - 3600, usegmt=True)
+    gmt = await http.get(
+        api_url(sim.url, "/ai/model-services"),
+        headers=headers("GET", key.access_key_secret, formatdate(usegmt=True)),
+    )
+    assert (gmt.status_code, gmt.text) == (403, "requestTimeTooSkewed")
+    old = local_date(sim, time.time() - 3600)
     skewed = await http.get(
         api_url(sim.url, "/ai/model-services"), headers=headers("GET", key.access_key_secret, old)
     )
@@ -630,6 +643,12 @@ async def test_access_keys(sim: Simulator, http: httpx.AsyncClient) -> None:
         headers={"Authorization": f"ZStack {key.access_key_id}:x"},
     )
     assert no_date.status_code == 400
+
+
+def local_date(sim: Simulator, when: float) -> str:
+    """A ``Date`` header in the simulated node's zone, as a client there would send it."""
+    local = datetime.fromtimestamp(when, tz=ZoneInfo(sim.config.time_zone))
+    return local.strftime("%a, %d %b %Y %H:%M:%S CST")
 
 
 async def test_sync_mode_answers_mutations_directly(

@@ -24,6 +24,7 @@ from zstack_operator.sim.cli import config_from_args, register
 from tests.support.sim_fixtures import SimFactory, SimProcessFactory, api_url, call, login
 
 MSG_CREATE_ACCOUNT = "org.zstack.header.identity.APICreateAccountMsg"
+VALIDATOR = "org.zstack.header.message.ApiMessageParamValidator"
 
 
 def sha512(text: str) -> str:
@@ -111,7 +112,7 @@ async def test_create_account_is_admin_only_and_names_are_unique(
         )
     missing = await create_account(http, sim.url, admin, name="d")
     assert error_of(missing, "SYS.1007")["details"] == (
-        f"field[password] of message[{MSG_CREATE_ACCOUNT}] is mandatory, can not be null"
+        f"field[password] of message[{VALIDATOR}] is mandatory, can not be null"
     )
     bad_type = await create_account(http, sim.url, admin, name="e", password="p", type="Root")
     assert "valid value for field[type]" in error_of(bad_type, "SYS.1007")["details"]
@@ -141,7 +142,7 @@ async def test_query_account_shows_a_normal_account_only_itself(
     assert [a["name"] for a in itself["inventories"]] == ["team-a"]
     assert itself["schema"] == {"inventories[0]": "org.zstack.header.identity.AccountInventory"}
     other = await http.get(f"{url}/{team_b.uuid}", headers=oauth(normal))
-    assert other.json() == {"inventories": []}
+    assert other.json() == {"inventories": [], "schema": {}}
     by_name = await http.get(url, params={"q": "name=team-b"}, headers=oauth(admin))
     assert [a["uuid"] for a in by_name.json()["inventories"]] == [team_b.uuid]
     assert (await sim.admin.counters()).count("QueryAccount", "200") == 4
@@ -196,7 +197,10 @@ async def test_tenants_exist_from_the_start_and_after_a_reset(
 async def test_accounts_owners_and_tags_survive_a_restart(
     sim_process_factory: SimProcessFactory, http: httpx.AsyncClient
 ) -> None:
-    proc = await sim_process_factory("--job-duration-ms", "5", "--tenant", "team-a:pw-a")
+    # A node in UTC, so that the GMT Date below is its local time too.
+    proc = await sim_process_factory(
+        "--job-duration-ms", "5", "--tenant", "team-a:pw-a", "--time-zone", "UTC"
+    )
     await proc.admin.create_account("team-b", "pw-b")
     # Uuids sorting against creation order: the reloaded list must still be creation order.
     admin = await login(http, proc.url)
@@ -225,7 +229,10 @@ async def test_accounts_owners_and_tags_survive_a_restart(
     assert (service.uuid, service.owner_account_uuid) == (uuid, accounts_before[1].uuid)
     again = await login(http, proc.url, "team-b", "pw-b")
     tags_url = api_url(proc.url, "/user-tags")
-    assert (await http.get(tags_url, headers=oauth(again))).json() == {"inventories": []}
+    assert (await http.get(tags_url, headers=oauth(again))).json() == {
+        "inventories": [],
+        "schema": {},
+    }
     # The session of team-a survived too, and still sees its service's tag.
     mine = (await http.get(tags_url, headers=oauth(session))).json()["inventories"]
     assert [(t["resourceUuid"], t["tag"]) for t in mine] == [(uuid, "owner::ns-a")]
@@ -265,13 +272,13 @@ async def test_create_user_tag_refusals(sim: Simulator, http: httpx.AsyncClient)
     assert error_of(blank, "SYS.1007")["details"] == "field[tag] cannot be an empty string"
     missing = await tag(resourceType="ModelServiceVO", resourceUuid=uuid)
     assert (
-        "field[tag] of message[org.zstack.header.tag.APICreateUserTagMsg] is mandatory"
+        f"field[tag] of message[{VALIDATOR}] is mandatory"
         in (error_of(missing, "SYS.1007")["details"])
     )
     not_text = await http.post(
         url, json={"params": {"tag": ["x"]}}, headers=oauth(admin)
-    )  # a list where a String belongs is the REST layer's 400
-    assert not_text.status_code == 400
+    )  # a list where a String belongs: Gson throws, the REST layer answers 500
+    assert not_text.status_code == 500
     trimmed = await tag(resourceType="ModelServiceVO", resourceUuid=uuid, tag="  k::v  ")
     assert trimmed.json()["inventory"]["tag"] == "k::v"
     # The same text under another resourceType is no duplicate: nothing checks the type.
@@ -321,5 +328,8 @@ async def test_user_tag_query_operators(sim: Simulator, http: httpx.AsyncClient)
     await sim.admin.create_account("team-a", "pw-a")
     normal = await login(http, sim.url, "team-a", "pw-a")
     hidden = await http.get(f"{tags}/{tag_b['uuid']}", headers=oauth(normal))
-    assert hidden.json() == {"inventories": []}
-    assert (await http.get(services, headers=oauth(normal))).json() == {"inventories": []}
+    assert hidden.json() == {"inventories": [], "schema": {}}
+    assert (await http.get(services, headers=oauth(normal))).json() == {
+        "inventories": [],
+        "schema": {},
+    }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from zstack_operator.sim import DEFAULT_MODEL_CENTER_UUID, DEFAULT_MODEL_UUIDS, DEFAULT_ZONE_UUID
+from zstack_operator.sim.clock import NodeClock
 from zstack_operator.sim.inventory import service_inventory
+from zstack_operator.sim.profiles import NEWEST, PROFILES
 from zstack_operator.sim.state import JobRecord, ServiceRecord, SessionRecord, State, new_uuid
 from zstack_operator.zstack.models import ModelServiceInventory
 
@@ -98,10 +100,12 @@ def test_reset_goes_back_to_the_seed_also_on_disk(tmp_path: Path) -> None:
 def test_the_inventory_parses_with_the_shared_model_and_omits_nulls() -> None:
     state = State()
     rec = service(state, "svc")
-    inventory = service_inventory(rec)
+    inventory = service_inventory(rec, PROFILES[NEWEST], NodeClock("UTC"))
     assert "description" not in inventory
     assert inventory["version"] == "3"
     assert inventory["createDate"] == "Nov 14, 2023 10:13:20 PM"
+    local = service_inventory(rec, PROFILES[NEWEST], NodeClock("Asia/Shanghai"))
+    assert local["createDate"] == "Nov 15, 2023 6:13:20 AM"
     assert inventory["cpuArchitectures"] == ["AARCH64"]
     parsed = ModelServiceInventory.model_validate(inventory)
     assert parsed.model_uuids == {DEFAULT_MODEL_UUIDS[0]}

@@ -2,7 +2,8 @@
 
 Routes: ``GET /_sim/counters``, ``POST /_sim/counters/reset``, ``GET|PUT /_sim/faults``,
 ``POST /_sim/sessions/expire``, ``GET /_sim/jobs``, ``POST /_sim/jobs/release``,
-``GET|POST /_sim/accounts``, ``POST /_sim/access-keys``, ``GET /_sim/services``,
+``GET|POST /_sim/accounts``, ``POST /_sim/access-keys``, ``POST /_sim/tag-patterns``,
+``GET /_sim/services``,
 ``POST /_sim/model-centers``, ``POST /_sim/models`` and ``POST /_sim/reset``. Their typed
 client, ``SimAdmin``, lives in ``admin_client`` and is re-exported here. Mounted by
 ``app.build_app``.
@@ -25,6 +26,7 @@ from .errorcodes import ApiError
 from .faults import Faults
 from .runtime import CONTEXT_KEY
 from .state import new_uuid
+from .tags_api import add_tag_pattern
 
 __all__ = [
     "AccessKey",
@@ -117,6 +119,26 @@ async def access_keys(request: web.Request) -> web.Response:
     key_id, secret = secrets.token_hex(10).upper(), secrets.token_urlsafe(30)
     ctx.state.add_access_key(key_id, secret, account.uuid)
     return _ok({"accessKeyId": key_id, "accessKeySecret": secret, "accountUuid": account.uuid})
+
+
+async def tag_patterns(request: web.Request) -> web.Response:
+    """POST /_sim/tag-patterns ``{"account"?: name, "name"?}``: a tag pattern ``tagUuids`` names.
+
+    Owned by that account (the admin when not named); only it and the admin may use it.
+    """
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        body = await _json(request)
+    except ValueError as exc:
+        return _bad(str(exc))
+    name, label = body.get("account"), body.get("name")
+    account = accounts.by_name(ctx, name) if name is not None else accounts.admin_account(ctx)
+    if account is None:
+        return _bad(f"no account called {name!r}")
+    if label is not None and not isinstance(label, str):
+        return _bad("name must be a string")
+    rec = add_tag_pattern(ctx, account.uuid, label)
+    return _ok({"uuid": rec.uuid, "name": rec.name, "accountUuid": rec.owner})
 
 
 async def account_list(request: web.Request) -> web.Response:
@@ -215,6 +237,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/_sim/accounts", account_list)
     app.router.add_post("/_sim/accounts", create_account)
     app.router.add_post("/_sim/access-keys", access_keys)
+    app.router.add_post("/_sim/tag-patterns", tag_patterns)
     app.router.add_get("/_sim/services", services)
     app.router.add_post("/_sim/model-centers", model_centers)
     app.router.add_post("/_sim/models", models)

@@ -170,6 +170,20 @@ class SimAdmin:
         doc = await self._call("POST", "/access-keys", {"account": account} if account else {})
         return AccessKey(doc["accessKeyId"], doc["accessKeySecret"])
 
+    async def create_tag_pattern(
+        self, account: str | None = None, *, name: str | None = None
+    ) -> str:
+        """A new tag pattern owned by the account called ``account`` (None: the admin).
+
+        Returns its uuid, for ``tagUuids`` on a create of that account.
+        """
+        body: dict[str, Any] = {}
+        if account is not None:
+            body["account"] = account
+        if name is not None:
+            body["name"] = name
+        return str((await self._call("POST", "/tag-patterns", body))["uuid"])
+
     async def create_account(self, name: str, password: str) -> SimAccount:
         """A new normal account; ``password`` is the plain text (login sends its SHA-512)."""
         doc = await self._call("POST", "/accounts", {"name": name, "password": password})

@@ -44,7 +44,7 @@ async def poll_job(ctx: SimContext, req: ApiRequest) -> web.Response:
         raise RestError(404, "the job has been expired")
     if job.running or job.status is None or job.body is None:
         return json_response(202, {})
-    return json_response(job.status, job.body)
+    return json_response(*ctx.jobs.answer(job.uuid))
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,10 @@ ROUTES: tuple[Route, ...] = (
     Route(("v1", "user-tags", "{uuid}"), {"GET": ("QueryUserTag", tags_api.query_user_tags)}),
     Route(("v1", "tags", "{uuid}"), {"DELETE": ("DeleteTag", tags_api.delete_tag)}),
     Route(("v1", "management-nodes", "actions"), {"PUT": ("GetVersion", mn_api.get_version)}),
+    Route(
+        ("v1", "management-nodes", "platform-timezone"),
+        {"GET": ("GetPlatformTimeZone", mn_api.get_platform_time_zone)},
+    ),
     Route(
         _SERVICE,
         {

@@ -2,13 +2,16 @@
 
 Split like ZStack (ZSTACK-API.md 1.2, 1.4): ``read_credential`` is the REST layer and refuses
 malformed headers with plain text (400 for a missing or unknown Authorization, a missing or
-unparsable Date; 403 ``requestTimeTooSkewed`` beyond 15 minutes of skew). ``authenticate`` is
+unparsable Date; 403 ``requestTimeTooSkewed`` beyond 15 minutes of skew, measured as the node
+does: against its local wall clock, ``clock.NodeClock``). ``authenticate`` is
 the API pipeline: an unknown or expired session is ``ID.1001``; an unknown access key or a wrong
 signature is ``ID.1000`` (the real signature check is closed source; this choice is
 documented in docs/simulator.md). A valid session is extended by the session timeout on every
 call (sliding expiry). Both kinds of credential name an account: ``authenticate`` answers with
-its uuid, which the API modules use for ownership and the query identity filter. Used by every
-API module that needs a credential.
+its uuid, which the API modules use for ownership and the query identity filter;
+``peek_account`` tells it without the side effects, for the parameter checks that run before
+the credential is evaluated (``checkAccount``). Used by every API module that needs a
+credential.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
+from .clock import NodeClock
 from .errorcodes import RestError, failure, session_expired
 from .state import State
 
-#: ``RestConstants.REQUEST_DURATION_MINUTES``: allowed clock skew of AccessKey requests.
-MAX_SKEW_SECONDS = 15 * 60
+if TYPE_CHECKING:
+    from .request import ApiRequest
+    from .runtime import SimContext
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,14 @@ class Credential:
     string_to_sign: str = field(default="", repr=False)
 
 
-def read_credential(method: str, path: str, headers: dict[str, str], now: float) -> Credential:
+def credential(ctx: SimContext, req: ApiRequest) -> Credential:
+    """The credential of an API request, read by the REST layer of this simulator's node."""
+    return read_credential(req.method, req.path, req.headers, time.time(), ctx.clock)
+
+
+def read_credential(
+    method: str, path: str, headers: dict[str, str], now: float, clock: NodeClock
+) -> Credential:
     """REST-layer parsing of ``Authorization`` (and ``Date`` for access keys)."""
     auth = headers.get("authorization")
     if auth is None:
@@ -57,12 +69,7 @@ def read_credential(method: str, path: str, headers: dict[str, str], now: float)
     date = headers.get("date")
     if date is None:
         raise RestError(400, "missing header 'Date'")
-    try:
-        sent = parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError):
-        raise RestError(400, f"Invalid header[Date]: {date}") from None
-    if abs(now - sent) > MAX_SKEW_SECONDS:
-        raise RestError(403, "requestTimeTooSkewed")
+    clock.check_date(date, now)
     return Credential(
         access_key_id=key_id, signature=signature, string_to_sign=f"{method}\n{date}\n{path}"
     )
@@ -72,6 +79,21 @@ def sign(secret: str, string_to_sign: str) -> str:
     """ZStack's AccessKey signature: Base64(HMAC-SHA1(secret, StringToSign))."""
     digest = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def peek_account(state: State, cred: Credential) -> str | None:
+    """The account the credential would act as, or None if it would fail; changes nothing."""
+    if cred.access_key_id is not None:
+        secret = state.access_keys.get(cred.access_key_id)
+        if secret is None or not hmac.compare_digest(
+            sign(secret, cred.string_to_sign), cred.signature or ""
+        ):
+            return None
+        return state.access_key_accounts[cred.access_key_id]
+    session = state.sessions.get(cred.session_uuid or "")
+    if session is None or session.expires_at <= time.time():
+        return None
+    return session.account_uuid
 
 
 def authenticate(state: State, cred: Credential, session_timeout: float) -> str:

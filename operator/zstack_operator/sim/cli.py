@@ -40,6 +40,16 @@ def _tenant(text: str) -> tuple[str, str]:
     return name.strip(), password
 
 
+def _time_zone(text: str) -> str:
+    from .clock import zone_named  # the server modules load only when the command runs
+
+    try:
+        zone_named(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def register(subparsers: Any) -> None:
     """Add the ``sim`` subcommand."""
     defaults = SimConfig()
@@ -102,7 +112,28 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--zstack-version",
         default=defaults.zstack_version,
-        help="what GetVersion reports (%(default)s); nothing else changes with it",
+        help="the release simulated: 5.1.20, 5.3.20 or 5.5.22 (%(default)s). It decides the "
+        "model-service fields, enums, defaults and inventory shape, and what GetVersion says",
+    )
+    p.add_argument(
+        "--time-zone",
+        type=_time_zone,
+        default=defaults.time_zone,
+        metavar="ZONE",
+        help="the node's IANA time zone (%(default)s): dates are printed in it and AccessKey "
+        "Date headers are checked against its wall clock",
+    )
+    p.add_argument(
+        "--check-time-zone",
+        action="store_true",
+        help="rest.checkTimeZone=true: compare the AccessKey Date as an instant, zone "
+        "included (default: its wall clock against the node's, zone ignored, like ZStack)",
+    )
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=defaults.max_sessions,
+        help="live sessions one account may hold before login fails with ID.1006 (%(default)s)",
     )
     p.add_argument(
         "--job-ttl",
@@ -142,6 +173,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         password=args.password,
         tenants=tuple(args.tenant),
         zstack_version=args.zstack_version,
+        time_zone=args.time_zone,
+        check_time_zone=args.check_time_zone,
+        max_sessions=args.max_sessions,
         job_ttl=args.job_ttl,
         error_rate=args.error_rate,
         reset_rate=args.reset_rate,

@@ -25,6 +25,9 @@ DEFAULT_MODEL_UUIDS: tuple[str, ...] = (
 ADMIN_ACCOUNT_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"
 #: What GetVersion reports unless told otherwise: the newest release ZSTACK-API.md describes.
 DEFAULT_ZSTACK_VERSION = "5.5.22"
+#: The node's zone unless told otherwise: not UTC, so every test meets what a real node in
+#: China does (dates printed in local time, AccessKey Date checked against local time).
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
 #: The context path every API lives under; clients append it to the endpoint root.
 CONTEXT_PATH = "/zstack"
 
@@ -55,9 +58,17 @@ class SimConfig:
     #: Normal accounts that exist from the start (and again after a reset): (name, plain
     #: password) pairs; login sends the SHA-512 of the password, as for the admin.
     tenants: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    #: What ``GetVersion`` answers. Only the reported string for now: the API surface does
-    #: not change with it.
+    #: What ``GetVersion`` answers, and which release's fields, enums, defaults and inventory
+    #: shape the model-service APIs have (``profiles.profile_for``).
     zstack_version: str = DEFAULT_ZSTACK_VERSION
+    #: The node's IANA zone: inventory dates are printed in it, AccessKey ``Date`` headers are
+    #: checked against its wall clock (``clock``).
+    time_zone: str = DEFAULT_TIME_ZONE
+    #: ``rest.checkTimeZone``: False (ZStack's default) compares the Date header's wall clock
+    #: with the node's, ignoring the header's zone; True compares instants.
+    check_time_zone: bool = False
+    #: ``identity.session.maxConcurrent``: live sessions one account may hold (then ID.1006).
+    max_sessions: int = 500
     #: ``rest.completedApi.expiredPeriod``: how long finished jobs can still be polled.
     job_ttl: float = 10800.0
     error_rate: float = 0.0

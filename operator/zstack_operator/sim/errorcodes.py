@@ -27,15 +27,10 @@ DESCRIPTIONS: Mapping[str, str] = {
     "ID.1002": "The user doesn't have permission to perform the operation",
 }
 
-MSG_ADD = "org.zstack.ai.message.APIAddModelServiceMsg"
-MSG_UPDATE = "org.zstack.ai.message.APIUpdateModelServiceMsg"
-MSG_DELETE = "org.zstack.ai.message.APIDeleteModelServiceMsg"
-MSG_BIND = "org.zstack.ai.message.APIBindModelToServiceMsg"
-MSG_UNBIND = "org.zstack.ai.message.APIUnbindModelFromServiceMsg"
-MSG_LOGIN = "org.zstack.header.identity.APILogInByAccountMsg"
-MSG_RENEW = "org.zstack.header.identity.APIRenewSessionMsg"
 MSG_CREATE_ACCOUNT = "org.zstack.header.identity.APICreateAccountMsg"
-MSG_CREATE_USER_TAG = "org.zstack.header.tag.APICreateUserTagMsg"
+#: What ``ApiMessageParamValidator``'s texts call "the message": its own class, since it formats
+#: ``getClass().getName()`` (ZSTACK-API.md section 10 row 13), not the API message's.
+VALIDATOR = "org.zstack.header.message.ApiMessageParamValidator"
 
 _UUID_RULE = (
     "A valid uuid is a UUID(v4 recommended) with '-' stripped. see "
@@ -78,29 +73,25 @@ def failure(code: str, details: str) -> ApiError:
     return ApiError(error_code(code, details))
 
 
-def mandatory(field: str, message: str) -> ApiError:
+def mandatory(field: str) -> ApiError:
     """A required field is null (``ApiMessageParamValidator``)."""
     return failure(
-        "SYS.1007", f"field[{field}] of message[{message}] is mandatory, can not be null"
+        "SYS.1007", f"field[{field}] of message[{VALIDATOR}] is mandatory, can not be null"
     )
 
 
-def invalid_value(field: str, message: str, valid: Sequence[str], found: object) -> ApiError:
+def invalid_value(field: str, valid: Sequence[str], found: object) -> ApiError:
     """A value outside ``validValues``; the list prints like Java's ``Arrays.toString``."""
     return failure(
         "SYS.1007",
-        f"valid value for field[{field}] of message[{message}] are [{', '.join(valid)}], "
+        f"valid value for field[{field}] of message[{VALIDATOR}] are [{', '.join(valid)}], "
         f"but {found} found",
     )
 
 
-def out_of_range(field: str, message: str, low: int, high: int, found: object) -> ApiError:
+def out_of_range(field: str, low: int, high: int) -> ApiError:
     """A number outside its allowed range (``numberRange``)."""
-    return failure(
-        "SYS.1007",
-        f"field[{field}] of message[{message}] must be in range of [{low}, {high}], "
-        f"but {found} found",
-    )
+    return failure("SYS.1007", f"field[{field}] must be in range of [{low}, {high}]")
 
 
 def not_found(field: str, uuid: str, vo_type: str) -> ApiError:
@@ -120,11 +111,11 @@ def already_exists(uuid: str, vo_type: str) -> ApiError:
     return failure("SYS.1000", f"resource[uuid:{uuid}, type:{vo_type}] already exists")
 
 
-def too_long(field: str, message: str, limit: int, found: str) -> ApiError:
+def too_long(field: str, limit: int, found: str) -> ApiError:
     """A String longer than its ``maxLength`` (``ApiMessageParamValidator``)."""
     return failure(
         "SYS.1007",
-        f"field[{field}] of message[{message}] exceeds max length of string. expected was <= "
+        f"field[{field}] of message[{VALIDATOR}] exceeds max length of string. expected was <= "
         f"{limit}, actual was {len(found)}",
     )
 

@@ -5,8 +5,10 @@ its executor (``services_ops``, ``identity_api``) applies the change and the res
 for ``GET /v1/api-jobs/{uuid}`` until ``job_ttl`` after completion, like
 ``rest.completedApi.expiredPeriod``. While ``holdJobs`` is on, jobs do not finish; a release
 turns holding off and finishes every running job at once.
-Requests the API pipeline refuses become jobs that are finished from the start. Running jobs
-are persisted with their wall-clock due time, so a restarted simulator resumes them. Used by
+Requests the API pipeline refuses become jobs that are finished from the start. A finished
+job with an ``X-Web-Hook`` has its result POSTed there (``webhooks``); ``answer`` adds the
+``"schema"`` when the request asked with ``X-JSON-Schema``. Running jobs are persisted with
+their wall-clock due time, so a restarted simulator resumes them. Used by
 ``services_api``/``identity_api`` (submit, wait), ``app`` (poll) and ``admin`` (release, list).
 """
 
@@ -23,7 +25,9 @@ from ..zstack.models import ErrorCode
 from .errorcodes import ApiError, error_body, error_code
 from .faults import Faults
 from .inventory import gson_date
+from .schema import result_schema
 from .state import JobRecord, State
+from .webhooks import WebHooks
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ class JobManager:
         self._held: set[str] = set()
         self._release = asyncio.Event()
         self._janitor: asyncio.Task[None] | None = None
+        self.web_hooks = WebHooks()
 
     def register(self, api: str, executor: Executor) -> None:
         """Say how jobs of ``api`` are carried out."""
@@ -64,6 +69,7 @@ class JobManager:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         self._janitor = None
+        await self.web_hooks.close()
 
     async def clear(self) -> None:
         """Stop every job (``POST /_sim/reset``); synchronous callers still waiting get 503."""
@@ -87,7 +93,14 @@ class JobManager:
         return job
 
     def submit(
-        self, uuid: str, api: str, payload: dict[str, Any], *, claim: str | None = None
+        self,
+        uuid: str,
+        api: str,
+        payload: dict[str, Any],
+        *,
+        claim: str | None = None,
+        web_hook: str | None = None,
+        json_schema: bool = False,
     ) -> JobRecord:
         """Accept a job; it completes after the current job duration (or when released)."""
         now = time.time()
@@ -99,12 +112,22 @@ class JobManager:
             payload=payload,
             due_at=now + self._faults.job_duration_ms / 1000,
             claim=claim,
+            web_hook=web_hook,
+            json_schema=json_schema,
         )
         self._state.save_job(job)
         self._schedule(job)
         return job
 
-    def submit_failed(self, uuid: str, api: str, error: ErrorCode) -> JobRecord:
+    def submit_failed(
+        self,
+        uuid: str,
+        api: str,
+        error: ErrorCode,
+        *,
+        web_hook: str | None = None,
+        json_schema: bool = False,
+    ) -> JobRecord:
         """Record a job the API pipeline refused: it is finished with 503 from the start."""
         now = time.time()
         job = JobRecord(
@@ -117,18 +140,31 @@ class JobManager:
             status=503,
             body=error_body(error),
             completed_at=now,
+            web_hook=web_hook,
+            json_schema=json_schema,
         )
         self._state.save_job(job)
+        self._notify(job)
         return job
 
-    async def wait(self, uuid: str) -> tuple[int, dict[str, Any]]:
-        """The result of a job, waiting for it to finish (synchronous mode)."""
+    def answer(self, uuid: str) -> tuple[int, dict[str, Any]]:
+        """What a poll of a finished job answers: its result, with a schema if it was asked."""
+        job = self._state.jobs[uuid]
+        assert job.status is not None
+        assert job.body is not None
+        if job.json_schema and job.status == 200:
+            return job.status, {**job.body, "schema": result_schema(job.api, job.body)}
+        return job.status, job.body
+
+    def _notify(self, job: JobRecord) -> None:
+        if job.web_hook and job.status is not None and job.body is not None:
+            self.web_hooks.notify(job.web_hook, job.uuid, job.status == 200, job.body)
+
+    async def wait(self, uuid: str) -> None:
+        """Wait for a job to finish (synchronous mode); ``answer`` then tells its result."""
         job = self._state.jobs[uuid]
         if job.running:
             await self._done.setdefault(uuid, asyncio.Event()).wait()
-        assert job.status is not None
-        assert job.body is not None
-        return job.status, job.body
 
     def release(self) -> int:
         """Stop holding and finish every running job now, due or not; returns how many."""
@@ -192,6 +228,7 @@ class JobManager:
         job.completed_at = time.time()
         self._state.save_job(job)
         log.debug("job %s (%s) finished with %s", job.uuid, job.api, job.status)
+        self._notify(job)
         if (event := self._done.pop(job.uuid, None)) is not None:
             event.set()
 

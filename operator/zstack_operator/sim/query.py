@@ -6,7 +6,9 @@ and values are not; a condition without an operator or a non-integer ``limit``/`
 plain-text 400 (``RestError``). Evaluation is SQL-like: a null field matches no comparison, and
 ``~=``/``!~=`` are SQL ``LIKE`` patterns. A field the inventory does not have is an invalid
 argument (``SYS.1007``); which fields exist is the ``InventorySchema`` of the API
-(``MODEL_SERVICES`` unless told otherwise). ``__userTag__`` and ``__systemTag__`` are accepted
+(``model_services_schema`` of the simulated release unless told otherwise). Dates compare as
+instants: inventory dates and zone-less query values are wall-clock times in the node's zone
+(``run_query``'s ``zone``). ``__userTag__`` and ``__systemTag__`` are accepted
 on every inventory, as ZQL does (ZSTACK-AI-LIFECYCLE.md 6.4): ``<uuid> IN (resources with a
 matching tag)``, and the negative operators ``NOT IN`` that, i.e. "has no such tag". Called by
 ``services_api``, ``accounts_api`` and ``tags_api``.
@@ -17,13 +19,24 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ..zstack.models import parse_zstack_date
 from .errorcodes import RestError, failure
-from .inventory import DATE_FIELDS, INVENTORY_FIELDS, NESTED_FIELDS
+from .inventory import DATE_FIELDS, NESTED_FIELDS
+from .profiles import NEWEST, PROFILES, Profile
+from .schema import MODEL_SERVICE_CLASS, inventories_schema
+
+#: The node's zone while ``run_query`` evaluates (dates without a zone are read in it).
+_ZONE: ContextVar[tzinfo] = ContextVar("zstack_sim_query_zone", default=UTC)
+
+
+def _date(value: Any) -> Any:
+    return parse_zstack_date(value, _ZONE.get())
+
 
 #: ZStack's operators in matching order ("DO NOT change the order": "=" sits after "!=").
 OPERATORS: tuple[str, ...] = (
@@ -65,9 +78,13 @@ class InventorySchema:
         return self.class_name.rpartition(".")[2]
 
 
-MODEL_SERVICES = InventorySchema(
-    "org.zstack.ai.entity.ModelServiceInventory", frozenset(INVENTORY_FIELDS), NESTED_FIELDS
-)
+def model_services_schema(profile: Profile) -> InventorySchema:
+    """What a QueryModelService of the release may name."""
+    nested = {k: v for k, v in NESTED_FIELDS.items() if k in profile.inventory_fields}
+    return InventorySchema(MODEL_SERVICE_CLASS, frozenset(profile.inventory_fields), nested)
+
+
+MODEL_SERVICES = model_services_schema(PROFILES[NEWEST])
 
 
 @dataclass(frozen=True)
@@ -177,7 +194,7 @@ def _coerce(sample: Any, text: str, field: str) -> Any:
     """Read ``text`` as the type of the field's value, as the database would compare it."""
     try:
         if field.rpartition(".")[2] in DATE_FIELDS:
-            return parse_zstack_date(int(text) if text.isdigit() else text)
+            return _date(int(text) if text.isdigit() else text)
         if isinstance(sample, bool):
             if text.lower() not in ("true", "false"):
                 raise ValueError(text)
@@ -192,7 +209,7 @@ def _coerce(sample: Any, text: str, field: str) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _value_set(kind: str, text: str, field: str) -> frozenset[Any]:
+def _value_set(kind: str, text: str, field: str, zone: tzinfo) -> frozenset[Any]:
     """The coerced values of an ``?=`` list, built once per query rather than once per row.
 
     A 1,000-uuid batch query over 1,000 services would otherwise coerce a million strings.
@@ -217,7 +234,7 @@ def _like(pattern: str) -> re.Pattern[str]:
 
 
 def _sortable(value: Any, field: str) -> Any:
-    return parse_zstack_date(value) if field in DATE_FIELDS else value
+    return _date(value) if field in DATE_FIELDS else value
 
 
 def _matches_positive(cond: Condition, values: list[Any]) -> bool:
@@ -233,7 +250,7 @@ def _matches_positive(cond: Condition, values: list[Any]) -> bool:
                 return True
             continue
         if cond.op == "?=":
-            if value in _value_set(type(value).__name__, cond.value, cond.name):
+            if value in _value_set(type(value).__name__, cond.value, cond.name, _ZONE.get()):
                 return True
             continue
         other = _coerce(value, cond.value, cond.name)
@@ -287,8 +304,25 @@ def run_query(
     inventories: Iterable[dict[str, Any]],
     schema: InventorySchema = MODEL_SERVICES,
     tags: TagLookup = _no_tags,
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
-    """Filter, sort, page and shape inventories into ZStack's query reply."""
+    """Filter, sort, page and shape inventories into ZStack's query reply.
+
+    ``zone`` is the node's: the zone of the inventories' dates and of query values without one.
+    """
+    token = _ZONE.set(zone)
+    try:
+        return _run(spec, inventories, schema, tags)
+    finally:
+        _ZONE.reset(token)
+
+
+def _run(
+    spec: QuerySpec,
+    inventories: Iterable[dict[str, Any]],
+    schema: InventorySchema,
+    tags: TagLookup,
+) -> dict[str, Any]:
     for cond in spec.conditions:
         _check_field(cond.name, schema)
     if spec.limit < 0 or spec.start < 0:
@@ -342,7 +376,5 @@ def spec_for(uuid: str | None, params: Iterable[tuple[str, str]]) -> QuerySpec:
 
 
 def flat_schema(reply: dict[str, Any], class_name: str) -> None:
-    """Add the class map ZStack's JsonSchemaBuilder puts in query replies (none when empty)."""
-    inventories = reply.get("inventories") or []
-    if inventories:
-        reply["schema"] = {f"inventories[{i}]": class_name for i in range(len(inventories))}
+    """Add the class map ZStack's JsonSchemaBuilder puts in every query reply (``{}`` if empty)."""
+    reply["schema"] = inventories_schema(reply.get("inventories") or (), class_name)

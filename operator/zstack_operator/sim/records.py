@@ -1,10 +1,10 @@
 """The record types of the simulator's world, as ``state.State`` keeps and persists them.
 
-Owned here: one dataclass per kind of thing the simulator stores (model services, accounts,
-user tags, sessions, jobs). Each is a plain document: ``dataclasses.asdict`` is what the state
-file holds, and a record loads back from it (fields added later have defaults, so an older
-state file still loads). Credentials (passwords, session uuids, job payloads that may hold one)
-stay out of ``repr``. Built by the API modules, stored only through ``state``.
+Owned here: one dataclass per kind of thing the simulator stores (model services, accounts, user
+tags, tag patterns, sessions, jobs). Each is a plain document: ``dataclasses.asdict`` is what
+the state file holds, and a record loads back from it (fields added later have defaults, so an
+older state file still loads). Credentials (passwords, session uuids, job payloads that may hold
+one) stay out of ``repr``. Built by the API modules, stored only through ``state``.
 """
 
 from __future__ import annotations
@@ -68,6 +68,17 @@ class TagRecord:
 
 
 @dataclass
+class TagPatternRecord:
+    """A tag pattern (``TagPatternVO``, "tag2"): what ``tagUuids`` on a create may name."""
+
+    uuid: str
+    name: str
+    #: The account that owns it (``checkAccount=true``: only it, or the admin, may use it).
+    owner: str
+    create_date: float
+
+
+@dataclass
 class SessionRecord:
     """A login session; its uuid is a credential and stays out of ``repr``."""
 
@@ -96,6 +107,10 @@ class JobRecord:
     status: int | None = None
     body: dict[str, Any] | None = field(default=None, repr=False)
     completed_at: float | None = None
+    #: ``X-Web-Hook``: where the result is POSTed when the job ends.
+    web_hook: str | None = field(default=None, repr=False)
+    #: ``X-JSON-Schema: true``: the polled result carries a ``"schema"``.
+    json_schema: bool = False
 
     @property
     def running(self) -> bool:

@@ -1,11 +1,14 @@
 """The running simulator's shared parts, and how an API call becomes an answer.
 
-``SimContext`` bundles configuration, state, faults, counters and jobs for the handlers.
-``submit`` is the path of every asynchronous API: duplicate ``X-Job-UUID`` check, the API
-pipeline (``prepare``), then 202 with the job location in the body, or in synchronous mode the
-job's own result. ``sync_call`` is the path of synchronous APIs (queries, login, ...): 200 with
-the reply or 503 with the ErrorCode. Used by ``services_api``, ``identity_api``, ``app`` and
-``admin``; built by ``server``.
+``SimContext`` bundles configuration (with the release ``profile`` and the node ``clock`` it
+selects), state, faults, counters and jobs for the handlers. ``submit`` is the path of every
+asynchronous API: the REST layer's header checks (``X-API-Timeout`` must be a number, else 500
+as ``Long.parseLong`` fails; a reused ``X-Job-UUID`` is 400 ``Duplicate job uuid[<uuid>]``), the
+API pipeline (``prepare``), then 202 with the job location in the body, or in synchronous mode
+the job's own result. ``X-Web-Hook`` and ``X-JSON-Schema`` are recorded on the job.
+``sync_call`` is the path of synchronous APIs (queries, login, ...): 200 with the reply or 503
+with the ErrorCode. Used by ``services_api``, ``identity_api``, ``app`` and ``admin``; built by
+``server``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .clock import NodeClock
 from .config import CONTEXT_PATH, SimConfig, SimMode
 from .errorcodes import ApiError, RestError, error_body
 from .faults import Counters, Faults
 from .jobs import JobManager
+from .profiles import Profile, profile_for
 from .request import ApiRequest, json_response
 from .state import State, new_uuid
 
@@ -40,6 +45,14 @@ class SimContext:
     port: int = 0
     #: When this simulator started (the built-in admin's createDate).
     started_at: float = field(default_factory=time.time)
+    #: The release simulated (``--zstack-version``).
+    profile: Profile = field(init=False)
+    #: The node's zone (``--time-zone``, ``--check-time-zone``).
+    clock: NodeClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.profile = profile_for(self.config.zstack_version)
+        self.clock = NodeClock(self.config.time_zone, check_time_zone=self.config.check_time_zone)
 
     @property
     def url(self) -> str:
@@ -75,7 +88,8 @@ def _api_timeout_ms(ctx: SimContext, req: ApiRequest) -> int:
     try:
         return int(value) * 1000
     except ValueError:
-        raise RestError(400, f"Invalid header[X-API-Timeout], {value} is not a number") from None
+        # Long.parseLong's NumberFormatException, answered by RestServer.handle as a 500.
+        raise RestError(500, f'For input string: "{value}"') from None
 
 
 async def submit(
@@ -85,15 +99,20 @@ async def submit(
     job_uuid = req.job_uuid() or new_uuid()
     timeout = _api_timeout_ms(ctx, req)
     if ctx.jobs.get(job_uuid) is not None:
-        raise RestError(400, "Duplicate job uuid")
+        raise RestError(400, f"Duplicate job uuid[{job_uuid}]")
+    hook = req.headers.get("x-web-hook")
+    schema = req.headers.get("x-json-schema", "").strip().lower() == "true"
     try:
         prepared = prepare()
     except ApiError as exc:
-        ctx.jobs.submit_failed(job_uuid, api, exc.error)
+        ctx.jobs.submit_failed(job_uuid, api, exc.error, web_hook=hook, json_schema=schema)
     else:
-        ctx.jobs.submit(job_uuid, api, prepared.payload, claim=prepared.claim)
+        ctx.jobs.submit(
+            job_uuid, api, prepared.payload, claim=prepared.claim, web_hook=hook, json_schema=schema
+        )
     if ctx.config.mode is SimMode.SYNC:
-        status, body = await ctx.jobs.wait(job_uuid)
+        await ctx.jobs.wait(job_uuid)
+        status, body = ctx.jobs.answer(job_uuid)
         return json_response(status, body)
     return json_response(202, {"location": ctx.job_location(job_uuid), "apiTimeout": timeout})
 

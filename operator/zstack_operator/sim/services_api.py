@@ -8,13 +8,15 @@ answers here. Tenancy (``accounts``): a service belongs to the account that adde
 account's queries show only its own services (``q=__userTag__=...`` is ANDed with that), and
 its Update, Delete, Bind and Unbind of another's service fail with ``ID.1002`` after the
 parameter and existence checks, as ZStack's ``AccountAPIRequestChecker`` runs after
-``ApiParamValidator``. Routed by ``app``.
+``ApiParamValidator``. Parameter validation (``SYS.1007``) and the referenced uuids
+(``SYS.1003``, ``tagUuids`` included) come before the credential is evaluated (``ID.1001``),
+as ``ApiParamValidator`` runs before ``AuthorizationManager`` (ZSTACK-API.md section 10 row
+5). Fields come from the simulated release (``profiles``). Routed by ``app``.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,30 +29,17 @@ from ..zstack.models import (
     UpdateModelServiceParam,
 )
 from . import accounts
-from .auth import Credential, authenticate, read_credential
-from .errorcodes import (
-    MSG_ADD,
-    MSG_DELETE,
-    MSG_UPDATE,
-    RestError,
-    already_exists,
-    invalid_value,
-    not_found,
-)
+from .auth import authenticate, credential, peek_account
+from .errorcodes import RestError, already_exists, invalid_value, not_found
 from .inventory import service_inventory
-from .query import candidate_uuids, run_query, spec_for
+from .query import candidate_uuids, model_services_schema, run_query, spec_for
 from .records import SERVICE_VO
 from .request import ApiRequest
 from .runtime import Prepared, SimContext, submit, sync_call
+from .schema import MODEL_SERVICE_CLASS, MODEL_SERVICE_NESTED, inventories_schema
 from .state import ServiceRecord, new_uuid
-from .tags_api import tag_lookup
-from .validate import ADD_FIELDS, UPDATE_FIELDS, check, coerce
-
-_SCHEMA_PACKAGE = "org.zstack.ai.entity"
-
-
-def _credential(req: ApiRequest) -> Credential:
-    return read_credential(req.method, req.path, req.headers, time.time())
+from .tags_api import check_tag_uuids, tag_lookup
+from .validate import check, coerce
 
 
 def _tags(body: dict[str, Any], param: dict[str, Any]) -> dict[str, list[str]]:
@@ -61,7 +50,8 @@ def _tags(body: dict[str, Any], param: dict[str, Any]) -> dict[str, list[str]]:
         if value is None:
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise RestError(400, f"Invalid value for field [{key}], a list of strings is expected")
+            # RestServer casts the value to List<String>: anything else throws, a 500.
+            raise RestError(500, f"java.lang.ClassCastException: {key} is not a list of strings")
         out[key] = value
     return out
 
@@ -81,17 +71,19 @@ def _check_references(ctx: SimContext, params: dict[str, Any]) -> None:
 async def add_model_service(ctx: SimContext, req: ApiRequest) -> web.Response:
     """POST /v1/ai/model-services (AddModelService, asynchronous)."""
     body = req.json_body()
-    cred = _credential(req)
+    cred = credential(ctx, req)
     param = req.param(body, "param")
-    values = coerce(param, ADD_FIELDS)
+    values = coerce(param, ctx.profile.add_fields)
     tags = _tags(body, param)
     if isinstance(values.get("resourceUuid"), str):
         ctx.counters.create_requests[values["resourceUuid"]] += 1
 
     def prepare() -> Prepared:
-        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
-        params = check(values, ADD_FIELDS, MSG_ADD, AddModelServiceParam)
+        # ApiParamValidator (fields, referenced uuids) runs before the session is evaluated.
+        params = check(values, ctx.profile.add_fields, AddModelServiceParam)
         _check_references(ctx, params)
+        check_tag_uuids(ctx, params.get("tagUuids"), peek_account(ctx.state, cred))
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         uuid = params.get("resourceUuid") or new_uuid()
         # Whoever owns it: the text names only the uuid the caller sent itself.
         if uuid in ctx.state.services or uuid in ctx.state.claims:
@@ -103,20 +95,20 @@ async def add_model_service(ctx: SimContext, req: ApiRequest) -> web.Response:
 
 async def update_model_service(ctx: SimContext, req: ApiRequest) -> web.Response:
     """PUT /v1/ai/model-services/{uuid} with ``updateModelService`` (asynchronous)."""
-    body = req.json_body()
+    body = req.put_body()
     # The URL is shared with DeployModelService: the body key chooses the API.
     if "updateModelService" not in body:
         raise RestError(400, f"the body doesn't contain action mapping to the URL[{req.path}]")
-    cred = _credential(req)
-    values = coerce(req.param(body, "updateModelService"), UPDATE_FIELDS)
+    cred = credential(ctx, req)
+    values = coerce(req.param(body, "updateModelService"), ctx.profile.update_fields)
     uuid = req.vars["uuid"]
 
     def prepare() -> Prepared:
-        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
-        changes = check(values, UPDATE_FIELDS, MSG_UPDATE, UpdateModelServiceParam)
+        changes = check(values, ctx.profile.update_fields, UpdateModelServiceParam)
         rec = ctx.state.services.get(uuid)
         if rec is None:
             raise not_found("uuid", uuid, SERVICE_VO)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         accounts.check_service_owner(ctx, caller, rec)
         return Prepared({"uuid": uuid, "changes": changes})
 
@@ -125,18 +117,19 @@ async def update_model_service(ctx: SimContext, req: ApiRequest) -> web.Response
 
 async def delete_model_service(ctx: SimContext, req: ApiRequest) -> web.Response:
     """DELETE /v1/ai/model-services/{uuid}?deleteMode= (asynchronous)."""
-    cred = _credential(req)
+    cred = credential(ctx, req)
     mode = req.query.get("deleteMode", DeleteMode.PERMISSIVE.value)
     uuid = req.vars["uuid"]
 
     def prepare() -> Prepared:
-        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
-        modes = [m.value for m in DeleteMode]
-        if mode not in modes:
-            raise invalid_value("deleteMode", MSG_DELETE, modes, mode)
         # successIfResourceNotExisting: a well-formed missing uuid is a successful delete.
         if not re.match(UUID32_PATTERN, uuid):
             raise not_found("uuid", uuid, SERVICE_VO)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
+        # deleteMode has no @APIParam: the handler, after the pipeline, refuses a wrong one.
+        modes = [m.value for m in DeleteMode]
+        if mode not in modes:
+            raise invalid_value("deleteMode", modes, mode)
         if (rec := ctx.state.services.get(uuid)) is not None:
             accounts.check_service_owner(ctx, caller, rec)
         return Prepared({"uuid": uuid, "deleteMode": mode})
@@ -147,16 +140,16 @@ async def delete_model_service(ctx: SimContext, req: ApiRequest) -> web.Response
 async def _model_binding(ctx: SimContext, req: ApiRequest, api: str) -> web.Response:
     if req.method == "POST":
         req.param(req.json_body(), "param")  # may be absent or {}, but must be an object
-    cred = _credential(req)
+    cred = credential(ctx, req)
     model, service = req.vars["modelUuid"], req.vars["modelServiceUuid"]
 
     def prepare() -> Prepared:
-        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         if model not in ctx.state.models:
             raise not_found("modelUuid", model, "ModelVO")
         rec = ctx.state.services.get(service)
         if rec is None:
             raise not_found("modelServiceUuid", service, SERVICE_VO)
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
         accounts.check_service_owner(ctx, caller, rec)
         return Prepared({"modelUuid": model, "modelServiceUuid": service})
 
@@ -175,7 +168,7 @@ async def unbind_model(ctx: SimContext, req: ApiRequest) -> web.Response:
 
 async def query_model_services(ctx: SimContext, req: ApiRequest) -> web.Response:
     """GET /v1/ai/model-services[/{uuid}] (QueryModelService, synchronous)."""
-    cred = _credential(req)
+    cred = credential(ctx, req)
     spec = spec_for(req.vars.get("uuid"), req.query.items())
 
     def reply() -> dict[str, Any]:
@@ -187,24 +180,18 @@ async def query_model_services(ctx: SimContext, req: ApiRequest) -> web.Response
             records = sorted((services[u] for u in wanted if u in services), key=lambda r: r.seq)
         if not accounts.is_admin(caller):  # the identity filter, before any condition
             records = [rec for rec in records if rec.owner == caller]
-        inventories = (service_inventory(rec) for rec in records)
-        result = run_query(spec, inventories, tags=tag_lookup(ctx))
-        if schema := _schema(result.get("inventories") or []):
-            result["schema"] = schema
+        inventories = (service_inventory(rec, ctx.profile, ctx.clock) for rec in records)
+        result = run_query(
+            spec,
+            inventories,
+            model_services_schema(ctx.profile),
+            tag_lookup(ctx),
+            ctx.clock.zone,
+        )
+        # Always there, {} when nothing matched (RestServer adds it to every query reply).
+        result["schema"] = inventories_schema(
+            result.get("inventories") or (), MODEL_SERVICE_CLASS, MODEL_SERVICE_NESTED
+        )
         return result
 
     return sync_call(reply)
-
-
-def _schema(inventories: list[dict[str, Any]]) -> dict[str, str]:
-    """The class map ZStack's JsonSchemaBuilder adds to query replies (nested objects first)."""
-    schema: dict[str, str] = {}
-    for i, inv in enumerate(inventories):
-        for key, cls in (
-            ("modelServiceRefs", "ModelServiceRef"),
-            ("modelServiceImages", "ModelServiceImage"),
-        ):
-            for j, _ in enumerate(inv.get(key) or ()):
-                schema[f"inventories[{i}].{key}[{j}]"] = f"{_SCHEMA_PACKAGE}.{cls}Inventory"
-        schema[f"inventories[{i}]"] = f"{_SCHEMA_PACKAGE}.ModelServiceInventory"
-    return schema

@@ -1,8 +1,10 @@
 """What model-service jobs do when they complete: the mutations of the simulated world.
 
 Each executor takes the payload the API pipeline accepted (``services_api``) and applies it to
-``State``, returning the API result ZStack would send: ``{"inventory": ...}`` for create, update
-and bind, ``{}`` for delete and unbind. The world may have changed while the job ran, so the
+``State``, returning the API result ZStack would send: ``{"inventory": ...}`` for create,
+update, bind and unbind (ZSTACK-API.md section 10 row 7), ``{}`` for delete. What a new service
+reports for omitted fields, and which fields it keeps, is the simulated release's
+(``profiles``). The world may have changed while the job ran, so the
 executors check again what they depend on (a service deleted meanwhile is ``SYS.1003``).
 Registered with ``jobs.JobManager`` by ``register``.
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 from .config import ADMIN_ACCOUNT_UUID
 from .errorcodes import already_exists, not_found
-from .inventory import INVENTORY_FIELDS, service_inventory
+from .inventory import service_inventory
 from .records import SERVICE_VO
 from .runtime import SimContext
 from .state import ServiceRecord, new_uuid
@@ -28,14 +30,6 @@ _COMPUTED = frozenset(
 )
 #: Params kept from the create request without appearing in the inventory.
 _CREATE_ONLY = ("zoneUuid", "tagUuids", "resourceUuid", "modelUuids")
-#: Values a new service reports when the request left them out (SDK and DB defaults).
-DEFAULTS: dict[str, Any] = {
-    "type": "Endpoint",
-    "system": False,
-    "supportDistributed": False,
-    "hasNewVersion": False,
-    "size": 0,
-}
 
 
 def _images(images: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
@@ -59,8 +53,8 @@ def add(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         raise already_exists(uuid, SERVICE_VO)
     params: dict[str, Any] = payload["params"]
     now = time.time()
-    fields = dict(DEFAULTS)
-    fields.update({k: v for k, v in params.items() if k in INVENTORY_FIELDS and k not in _COMPUTED})
+    fields = dict(ctx.profile.defaults)
+    fields.update({k: v for k, v in params.items() if ctx.profile.knows(k) and k not in _COMPUTED})
     refs = [
         {"uuid": new_uuid(), "modelUuid": m} for m in dict.fromkeys(params.get("modelUuids", []))
     ]
@@ -83,7 +77,7 @@ def add(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     ctx.state.save_service(rec)
     add_user_tags(ctx, uuid, payload.get("userTags", ()))
     ctx.counters.created[uuid] += 1
-    return 200, {"inventory": service_inventory(rec)}
+    return 200, {"inventory": service_inventory(rec, ctx.profile, ctx.clock)}
 
 
 def update(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -93,12 +87,12 @@ def update(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any
     for key, value in payload["changes"].items():
         if key == "architectureImages":
             rec.images = _images(value, now)
-        elif key in INVENTORY_FIELDS and key not in _COMPUTED:
+        elif ctx.profile.knows(key) and key not in _COMPUTED:
             rec.fields[key] = value
     rec.version += 1
     rec.last_op_date = now
     ctx.state.save_service(rec)
-    return 200, {"inventory": service_inventory(rec)}
+    return 200, {"inventory": service_inventory(rec, ctx.profile, ctx.clock)}
 
 
 def delete(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -119,7 +113,7 @@ def bind(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]
     if all(ref["modelUuid"] != payload["modelUuid"] for ref in rec.refs):
         rec.refs.append({"uuid": new_uuid(), "modelUuid": payload["modelUuid"]})
         ctx.state.save_service(rec)
-    return 200, {"inventory": service_inventory(rec)}
+    return 200, {"inventory": service_inventory(rec, ctx.profile, ctx.clock)}
 
 
 def unbind(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -129,7 +123,7 @@ def unbind(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any
     if len(kept) != len(rec.refs):
         rec.refs = kept
         ctx.state.save_service(rec)
-    return 200, {}
+    return 200, {"inventory": service_inventory(rec, ctx.profile, ctx.clock)}
 
 
 def register(ctx: SimContext) -> None:

@@ -1,4 +1,4 @@
-"""The simulator's in-memory world: services, accounts, tags, sessions, keys, jobs, uuids.
+"""The simulator's in-memory world: services, accounts, tags, tag patterns, sessions, keys, jobs.
 
 Owned here: ``State``, the single place that changes the records of ``records`` and writes each
 change through to SQLite when a state file is configured (``persist``). Request handlers
@@ -23,7 +23,14 @@ from .config import (
     DEFAULT_ZONE_UUID,
 )
 from .persist import SqliteStore
-from .records import AccountRecord, JobRecord, ServiceRecord, SessionRecord, TagRecord
+from .records import (
+    AccountRecord,
+    JobRecord,
+    ServiceRecord,
+    SessionRecord,
+    TagPatternRecord,
+    TagRecord,
+)
 
 __all__ = [
     "AccountRecord",
@@ -31,6 +38,7 @@ __all__ = [
     "ServiceRecord",
     "SessionRecord",
     "State",
+    "TagPatternRecord",
     "TagRecord",
     "new_uuid",
 ]
@@ -61,6 +69,8 @@ class State:
         self.tags: dict[str, TagRecord] = {}
         #: resource uuid -> uuids of its tags: the cascade and duplicate checks are lookups.
         self._tags_by_resource: dict[str, dict[str, None]] = {}
+        #: Tag patterns ("tag2") by uuid: what ``tagUuids`` may name.
+        self.tag_patterns: dict[str, TagPatternRecord] = {}
         self.sessions: dict[str, SessionRecord] = {}
         #: AccessKey id -> secret.
         self.access_keys: dict[str, str] = {}
@@ -82,6 +92,8 @@ class State:
             self.accounts[doc["uuid"]] = AccountRecord(**doc)
         for _, doc in sorted(self._db.load("tag"), key=lambda kv: int(kv[1]["seq"])):
             self._index_tag(TagRecord(**doc))
+        for _, doc in self._db.load("tag_pattern"):
+            self.tag_patterns[doc["uuid"]] = TagPatternRecord(**doc)
         for _, doc in self._db.load("session"):
             self.sessions[doc["uuid"]] = SessionRecord(**doc)
         for _, doc in self._db.load("job"):
@@ -126,6 +138,7 @@ class State:
             self.accounts,
             self.tags,
             self._tags_by_resource,
+            self.tag_patterns,
             self.sessions,
             self.access_keys,
             self.access_key_accounts,
@@ -207,6 +220,11 @@ class State:
     def tags_on(self, resource_uuid: str) -> list[TagRecord]:
         """The user tags of one resource, oldest first."""
         return [self.tags[t] for t in self._tags_by_resource.get(resource_uuid, ())]
+
+    def save_tag_pattern(self, rec: TagPatternRecord) -> None:
+        """Store a new tag pattern."""
+        self.tag_patterns[rec.uuid] = rec
+        self._put("tag_pattern", rec.uuid, dataclasses.asdict(rec))
 
     def save_session(self, rec: SessionRecord) -> None:
         """Store a new or renewed session."""

@@ -8,8 +8,9 @@ uuid's real type; the same text on the same resource and type twice is ``SYS.100
 ``Duplicated Tag[...]``. Tag text is trimmed. Queries show a normal account only the tags of
 its own resources. DeleteTag of an unknown uuid succeeds; a caller that is not of type
 ``SystemAdmin`` may delete only tags of its own resources (``ID.1002``). Tags go with their
-resource (``State.delete_service``). Also the tag lookup behind ``q=__userTag__=...``. Routed
-by ``app``; jobs registered by ``register``.
+resource (``State.delete_service``). Also the tag lookup behind ``q=__userTag__=...``, and
+the check of a create's ``tagUuids`` against the tag patterns (``check_tag_uuids``; patterns
+come from ``POST /_sim/tag-patterns``). Routed by ``app``; jobs registered by ``register``.
 """
 
 from __future__ import annotations
@@ -22,22 +23,21 @@ from typing import Any
 from aiohttp import web
 
 from . import accounts
-from .auth import authenticate, read_credential
+from .auth import authenticate, credential
 from .config import ADMIN_ACCOUNT_UUID
 from .errorcodes import (
-    MSG_CREATE_USER_TAG,
     ApiError,
     failure,
-    mandatory,
+    not_found,
     not_owner,
 )
 from .inventory import USER_TAG_FIELDS, tag_inventory
 from .query import InventorySchema, TagLookup, flat_schema, run_query, spec_for
-from .records import SERVICE_VO, TagRecord
+from .records import SERVICE_VO, TagPatternRecord, TagRecord
 from .request import ApiRequest
 from .runtime import Prepared, SimContext, submit, sync_call
 from .state import new_uuid
-from .validate import FieldSpec, coerce
+from .validate import FieldSpec, check, coerce
 
 USER_TAG_CLASS = "org.zstack.header.tag.UserTagInventory"
 USER_TAGS = InventorySchema(USER_TAG_CLASS, USER_TAG_FIELDS)
@@ -46,6 +46,30 @@ RESOURCE_TYPES = frozenset(
     {SERVICE_VO, "ModelServiceInstanceGroupVO", "ModelVO", "ModelCenterVO", "AccountVO", "ZoneVO"}
 )
 _FIELDS = tuple(FieldSpec(name, "str", True) for name in ("resourceType", "resourceUuid", "tag"))
+
+
+def add_tag_pattern(ctx: SimContext, owner: str, name: str | None = None) -> TagPatternRecord:
+    """Store a new tag pattern owned by ``owner`` (``POST /_sim/tag-patterns``)."""
+    uuid = new_uuid()
+    rec = TagPatternRecord(uuid, name or f"tag-{uuid[:8]}", owner, time.time())
+    ctx.state.save_tag_pattern(rec)
+    return rec
+
+
+def check_tag_uuids(ctx: SimContext, tag_uuids: Iterable[str] | None, caller: str | None) -> None:
+    """``tagUuids`` on a create (``@APIParam(checkAccount=true, resourceType=TagPatternVO)``).
+
+    Each must name a tag pattern, and one the caller owns unless it is the admin: otherwise
+    ``SYS.1003``, the same text either way (which account owns it is not the caller's to
+    learn). ``caller`` is None when the credential will fail anyway; then only existence is
+    checked, as this runs before the credential is evaluated (ZSTACK-API.md section 10 rows 3,
+    5).
+    """
+    for uuid in tag_uuids or ():
+        rec = ctx.state.tag_patterns.get(uuid)
+        foreign = rec is not None and caller is not None and not accounts.visible(caller, rec.owner)
+        if rec is None or foreign:
+            raise not_found("tagUuids", uuid, "TagPatternVO")
 
 
 def _duplicate(ctx: SimContext, resource_uuid: str, resource_type: str, tag: str) -> None:
@@ -95,19 +119,18 @@ def tag_lookup(ctx: SimContext) -> TagLookup:
 async def create_user_tag(ctx: SimContext, req: ApiRequest) -> web.Response:
     """POST /v1/user-tags with ``params`` (CreateUserTag, asynchronous)."""
     body = req.json_body()
-    cred = read_credential(req.method, req.path, req.headers, time.time())
+    cred = credential(ctx, req)
     values = coerce(req.param(body, "params"), _FIELDS)
 
     def prepare() -> Prepared:
-        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
-        for spec in _FIELDS:
-            if values.get(spec.name) is None:
-                raise mandatory(spec.name, MSG_CREATE_USER_TAG)
         # Every String param is trimmed before validation (ZSTACK-API.md section 10 row 2).
-        resource_type, uuid, tag = (values[s.name].strip() for s in _FIELDS)
+        params = check(values, _FIELDS)
+        resource_type, uuid, tag = (params[s.name] for s in _FIELDS)
         if not tag:
             raise failure("SYS.1007", "field[tag] cannot be an empty string")
-        if not accounts.visible(caller, accounts.resource_owner(ctx, uuid, "resourceUuid")):
+        owner = accounts.resource_owner(ctx, uuid, "resourceUuid")
+        caller = authenticate(ctx.state, cred, ctx.config.session_timeout)
+        if not accounts.visible(caller, owner):
             raise not_owner(caller, uuid, "ResourceVO")
         if resource_type not in RESOURCE_TYPES:
             raise failure("SYS.1007", f"no resource type[{resource_type}] found in tag system")
@@ -122,12 +145,12 @@ def _create(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, An
     uuid, resource_type, tag = payload["resourceUuid"], payload["resourceType"], payload["tag"]
     accounts.resource_owner(ctx, uuid, "resourceUuid")
     _duplicate(ctx, uuid, resource_type, tag)
-    return 200, {"inventory": tag_inventory(_store(ctx, uuid, resource_type, tag))}
+    return 200, {"inventory": tag_inventory(_store(ctx, uuid, resource_type, tag), ctx.clock)}
 
 
 async def query_user_tags(ctx: SimContext, req: ApiRequest) -> web.Response:
     """GET /v1/user-tags[/{uuid}] (QueryUserTag, synchronous)."""
-    cred = read_credential(req.method, req.path, req.headers, time.time())
+    cred = credential(ctx, req)
     spec = spec_for(req.vars.get("uuid"), req.query.items())
 
     def reply() -> dict[str, Any]:
@@ -135,7 +158,8 @@ async def query_user_tags(ctx: SimContext, req: ApiRequest) -> web.Response:
         records = (
             r for r in ctx.state.tags.values() if accounts.visible(caller, _tag_owner(ctx, r))
         )
-        result = run_query(spec, (tag_inventory(r) for r in records), USER_TAGS, tag_lookup(ctx))
+        inventories = (tag_inventory(r, ctx.clock) for r in records)
+        result = run_query(spec, inventories, USER_TAGS, tag_lookup(ctx), ctx.clock.zone)
         flat_schema(result, USER_TAG_CLASS)
         return result
 
@@ -152,7 +176,7 @@ def _tag_owner(ctx: SimContext, rec: TagRecord) -> str:
 
 async def delete_tag(ctx: SimContext, req: ApiRequest) -> web.Response:
     """DELETE /v1/tags/{uuid}?deleteMode= (DeleteTag, asynchronous)."""
-    cred = read_credential(req.method, req.path, req.headers, time.time())
+    cred = credential(ctx, req)
     uuid = req.vars["uuid"]
 
     def prepare() -> Prepared:

@@ -3,14 +3,19 @@
 1. The REST layer (``coerce``), before a message exists: Integer/Long fields must be whole
    numbers and Boolean fields true/false, else a plain-text 400 (``RestError``) with
    ``TypeVerifier``'s wording; values are read the way Gson would (``"4"`` is 4, a number in a
-   String field is its text). Unknown keys are ignored, as Gson ignores them.
-2. The API pipeline (``check``), inside the job for asynchronous APIs: required fields,
-   ``validValues``, architecture images, minimums, the ``resourceUuid`` pattern, giving
-   ``SYS.1007`` (``ApiError``) whose details name the field.
+   String field is its text). What Gson itself cannot read (an Integer beyond int32, an object
+   where a String belongs, a non-list for a List) throws, and ``RestServer.handle`` answers
+   any exception with a 500 (ZSTACK-API.md section 10 row 6). Unknown keys are ignored, as
+   Gson ignores them.
+2. The API pipeline (``check``), inside the job for asynchronous APIs: every String trimmed at
+   both ends as Java's ``String.trim`` does (row 2), then required fields, ``validValues``,
+   architecture images, minimums, the ``resourceUuid`` pattern, giving ``SYS.1007``
+   (``ApiError``) in ``ApiMessageParamValidator``'s words (row 13).
 
-The field list, types and required flags come from ``zstack.models.AddModelServiceParam`` and
-``UpdateModelServiceParam``; the checked values are finally validated by those models too, so
-the simulator and the client share one definition. Called by ``services_api``.
+The field lists are the simulated release's (``profiles``); the newest one's come from
+``zstack.models.AddModelServiceParam`` and ``UpdateModelServiceParam``, and checked values are
+finally validated by those models too, so the simulator and the client share one definition.
+Called by ``services_api``, ``identity_api``, ``accounts_api`` and ``tags_api``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,14 @@ from ..zstack.models import (
     CpuArchitecture,
     UpdateModelServiceParam,
 )
-from .errorcodes import RestError, failure, invalid_resource_uuid, invalid_value, mandatory
+from .errorcodes import (
+    VALIDATOR,
+    RestError,
+    failure,
+    invalid_resource_uuid,
+    invalid_value,
+    mandatory,
+)
 from .errorcodes import out_of_range as range_error
 
 _INT_LIMITS = {32: 2**31 - 1, 64: 2**63 - 1}
@@ -42,6 +54,22 @@ _LONG_FIELDS = frozenset({"requestMemory", "duration"})
 #: Business minimums the simulator enforces (the real checks are closed source).
 MINIMUMS: Mapping[str, int] = {"requestCpu": 1, "requestMemory": 1}
 _ARCH_VALUES = tuple(a.value for a in CpuArchitecture)
+#: What ``String.trim`` removes: every character up to U+0020, not Unicode spaces.
+_JAVA_WHITESPACE = "".join(chr(c) for c in range(0x21))
+
+
+def java_trim(text: str) -> str:
+    """``String.trim()``: both ends, every character up to U+0020."""
+    return text.strip(_JAVA_WHITESPACE)
+
+
+def gson_failure(cause: str, path: str) -> RestError:
+    """Gson could not read the body into the message: ``RestServer.handle``'s 500.
+
+    The text follows Gson's ``JsonSyntaxException`` without its line and column (which the
+    simulator does not track).
+    """
+    return RestError(500, f"com.google.gson.JsonSyntaxException: {cause} at path $.{path}")
 
 
 @dataclass(frozen=True)
@@ -108,9 +136,9 @@ def coerce_int(name: str, value: Any) -> int:
             400, f"[{name}] field is excepted an int or long, but was [{_java(value)}]."
         )
     if not -limit - 1 <= number <= limit:
-        raise RestError(
-            400, f"[{name}] field is excepted an int or long, but was [{_java(value)}]."
-        )
+        kind = "a long" if name in _LONG_FIELDS else "an int"
+        cause = f"java.lang.NumberFormatException: Expected {kind} but was {value}"
+        raise gson_failure(cause, name)
     return int(number)
 
 
@@ -134,15 +162,15 @@ def _coerce_str(name: str, value: Any) -> str:
         return str(value).lower()
     if isinstance(value, int | float):
         return str(value)
-    raise RestError(
-        400, f"Invalid value for field [{name}], a string is expected but was [{value}]."
-    )
+    found = "BEGIN_ARRAY" if isinstance(value, list) else "BEGIN_OBJECT"
+    raise gson_failure(f"java.lang.IllegalStateException: Expected a string but was {found}", name)
 
 
 def _coerce_list(name: str, value: Any) -> list[Any]:
     if not isinstance(value, list):
-        raise RestError(
-            400, f"Invalid value for field [{name}], a list is expected but was [{value}]."
+        found = "BEGIN_OBJECT" if isinstance(value, dict) else "STRING"
+        raise gson_failure(
+            f"java.lang.IllegalStateException: Expected BEGIN_ARRAY but was {found}", name
         )
     return value
 
@@ -151,10 +179,9 @@ def _coerce_images(value: Any) -> list[dict[str, Any]]:
     images = []
     for i, item in enumerate(_coerce_list("architectureImages", value)):
         if not isinstance(item, dict):
-            raise RestError(
-                400,
-                f"Invalid value for field [architectureImages[{i}]], an object is expected "
-                f"but was [{item}].",
+            raise gson_failure(
+                "java.lang.IllegalStateException: Expected BEGIN_OBJECT but was STRING",
+                f"architectureImages[{i}]",
             )
         images.append(
             {
@@ -168,10 +195,9 @@ def _coerce_images(value: Any) -> list[dict[str, Any]]:
 
 def _coerce_spec_map(value: Any) -> dict[str, list[str]]:
     if not isinstance(value, dict):
-        raise RestError(
-            400,
-            "Invalid value for field [vendorToSpecUuidsMap], an object is expected but was "
-            f"[{value}].",
+        raise gson_failure(
+            "java.lang.IllegalStateException: Expected BEGIN_OBJECT but was STRING",
+            "vendorToSpecUuidsMap",
         )
     return {
         str(vendor): [_coerce_str("vendorToSpecUuidsMap", v) for v in _coerce_list(vendor, uuids)]
@@ -202,51 +228,56 @@ def coerce(raw: Mapping[str, Any], specs: tuple[FieldSpec, ...]) -> dict[str, An
 
 
 def check(
-    values: dict[str, Any], specs: tuple[FieldSpec, ...], message: str, model: type[BaseModel]
+    values: dict[str, Any], specs: tuple[FieldSpec, ...], model: type[BaseModel] | None = None
 ) -> dict[str, Any]:
-    """Pipeline validation (``SYS.1007``); returns the values right-trimmed as ZStack keeps them."""
+    """Pipeline validation (``SYS.1007``); returns the values trimmed as ZStack keeps them.
+
+    ``model``, when given, validates the fields it knows as a last safety net.
+    """
+    # Trimmed before anything is checked: "Endpoint " is a valid type, "  " a non-null name.
+    trimmed: dict[str, Any] = {
+        k: java_trim(v) if isinstance(v, str) else v for k, v in values.items()
+    }
     for spec in specs:
-        value = values.get(spec.name)
+        value = trimmed.get(spec.name)
         if value is None:
             if spec.required:
-                raise mandatory(spec.name, message)
+                raise mandatory(spec.name)
             continue
         if spec.kind == "enum" and value not in spec.valid:
-            raise invalid_value(spec.name, message, spec.valid, value)
-    _check_images(values.get("architectureImages") or [], message)
+            raise invalid_value(spec.name, spec.valid, value)
+    _check_images(trimmed.get("architectureImages") or [])
     for name, low in MINIMUMS.items():
-        if name in values and values[name] < low:
-            high = _INT_LIMITS[64 if name in _LONG_FIELDS else 32]
-            raise range_error(name, message, low, high, values[name])
-    resource_uuid = values.get("resourceUuid")
+        if name in trimmed and trimmed[name] < low:
+            raise range_error(name, low, _INT_LIMITS[64 if name in _LONG_FIELDS else 32])
+    resource_uuid = trimmed.get("resourceUuid")
     if resource_uuid is not None and not re.match(ZSTACK_UUID_PATTERN, resource_uuid):
         raise invalid_resource_uuid(resource_uuid)
-    # Trailing whitespace does not survive a round trip through ZStack (TF BUG-072/077).
-    trimmed = {
-        k: v.rstrip() if isinstance(v, str) and k != "resourceUuid" else v
-        for k, v in values.items()
-    }
-    try:
-        model.model_validate(trimmed)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise failure("SYS.1007", f"field[{where}] of message[{message}]: {first['msg']}") from None
+    if model is not None:
+        known = {info.alias or name for name, info in model.model_fields.items()}
+        try:
+            model.model_validate({k: v for k, v in trimmed.items() if k in known})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise failure(
+                "SYS.1007", f"field[{where}] of message[{VALIDATOR}]: {first['msg']}"
+            ) from None
     return trimmed
 
 
-def _check_images(images: list[dict[str, Any]], message: str) -> None:
+def _check_images(images: list[dict[str, Any]]) -> None:
     seen: set[str] = set()
     for i, image in enumerate(images):
         field = f"architectureImages[{i}].cpuArchitecture"
         arch = image.get("cpuArchitecture")
         if arch is None:
-            raise mandatory(field, message)
+            raise mandatory(field)
         if arch not in _ARCH_VALUES:
-            raise invalid_value(field, message, _ARCH_VALUES, arch)
+            raise invalid_value(field, _ARCH_VALUES, arch)
         if arch in seen:
             raise failure(
                 "SYS.1007",
-                f"duplicate cpuArchitecture[{arch}] in architectureImages of message[{message}]",
+                f"duplicate cpuArchitecture[{arch}] in architectureImages of message[{VALIDATOR}]",
             )
         seen.add(arch)
