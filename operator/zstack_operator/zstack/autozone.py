@@ -87,7 +87,8 @@ def zone_from_reply(body: dict[str, Any]) -> tuple[tzinfo, str]:
     return zone, str(zone)
 
 
-def _result(reply: Reply) -> tuple[tzinfo, str]:
+def learned_zone(reply: Reply) -> tuple[tzinfo, str]:
+    """The zone a GetPlatformTimeZone answer gives; the error it is when it gives none."""
     if reply.status == 200:
         zone, name = zone_from_reply(reply.obj())
         log.info("ZStack management node time zone: %s", name)
@@ -118,7 +119,7 @@ async def detect(transport: Transport, auth: Authenticator) -> tuple[tzinfo, str
         reply = await transport.request(
             "GET", PLATFORM_TIME_ZONE_PATH, api=PLATFORM_TIME_ZONE_API, headers=headers
         )
-    return _result(reply)
+    return learned_zone(reply)
 
 
 async def _detect_with_access_key(transport: Transport, auth: AccessKeyAuth) -> tuple[tzinfo, str]:
@@ -131,7 +132,7 @@ async def _detect_with_access_key(transport: Transport, auth: AccessKeyAuth) -> 
         )
         if reply.status == 403 and reply.text.strip() == TIME_SKEW_TEXT:
             continue
-        return _result(reply)
+        return learned_zone(reply)
     raise ZStackTimeSkewError(
         TIME_SKEW_TEXT,
         api=PLATFORM_TIME_ZONE_API,
