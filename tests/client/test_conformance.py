@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -262,8 +262,18 @@ async def test_auto_learns_the_zone_from_the_node(
     assert asked == 1  # learned once
 
 
-def test_auto_without_get_platform_time_zone_says_what_to_do() -> None:
+def test_auto_without_get_platform_time_zone_says_what_to_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # A release without the API answers the REST layer's 404 for its path.
     text = "no api mapping to /v1/management-nodes/platform-timezone"
     with pytest.raises(ZStackConfigError, match="set the connection's time zone"):
         learned_zone(Reply(404, None, text))
+    # The client's own callers pass what they can still tell (an AccessKey's accepted offset,
+    # else UTC): the connection keeps working and the log says how to be exact.
+    eight = timezone(timedelta(hours=8))
+    assert learned_zone(Reply(404, None, text), fallback=(eight, "UTC+08:00")) == (
+        eight,
+        "UTC+08:00",
+    )
+    assert "assuming UTC+08:00: set the connection's time zone" in caplog.text

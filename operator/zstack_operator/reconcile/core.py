@@ -30,7 +30,7 @@ from ..resources import (
     SyncedReason,
     releases,
 )
-from ..zstack.errors import ErrorKind, ZStackError
+from ..zstack.errors import ErrorKind, ZStackError, ZStackTimeSkewError
 from ..zstack.models import ModelServiceInventory
 from . import jobs, ownership
 from .act import JOB_REQUEUE, change, create
@@ -116,7 +116,9 @@ def failed(p: Pass, exc: ZStackError) -> Result:
             p.ready(False, ReadyReason.CREATING, "waiting for ZStack to accept the model service")
         p.synced(False, SyncedReason.RECONCILE_ERROR, f"{message} (will retry)")
         return Retry(message)
-    if exc.kind == ErrorKind.AUTH:
+    if isinstance(exc, ZStackTimeSkewError):
+        pass  # its message names the fix: the connection's time zone
+    elif exc.kind == ErrorKind.AUTH:
         message += "; fix the connection's credentials Secret (a change is picked up at once)"
     else:
         message += "; fix the spec to retry"

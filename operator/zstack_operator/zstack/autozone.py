@@ -87,17 +87,25 @@ def zone_from_reply(body: dict[str, Any]) -> tuple[tzinfo, str]:
     return zone, str(zone)
 
 
-def learned_zone(reply: Reply) -> tuple[tzinfo, str]:
-    """The zone a GetPlatformTimeZone answer gives; the error it is when it gives none."""
+def learned_zone(reply: Reply, fallback: tuple[tzinfo, str] | None = None) -> tuple[tzinfo, str]:
+    """The zone a GetPlatformTimeZone answer gives; the error it is when it gives none.
+
+    ``fallback``: what to assume when the node has no such API (404), with a warning, rather
+    than leave the connection unusable; None raises ``ZStackConfigError``.
+    """
     if reply.status == 200:
         zone, name = zone_from_reply(reply.obj())
         log.info("ZStack management node time zone: %s", name)
         return zone, name
     if reply.status == 404:
-        raise ZStackConfigError(
+        missing = (
             "time_zone=auto: this ZStack has no GetPlatformTimeZone "
-            f"(GET {PLATFORM_TIME_ZONE_PATH} answered 404); {_FIX}"
+            f"(GET {PLATFORM_TIME_ZONE_PATH} answered 404)"
         )
+        if fallback is None:
+            raise ZStackConfigError(f"{missing}; {_FIX}")
+        log.warning("%s; assuming %s: %s", missing, fallback[1], _FIX)
+        return fallback
     raise error_from_reply(reply, PLATFORM_TIME_ZONE_API)
 
 
@@ -119,7 +127,8 @@ async def detect(transport: Transport, auth: Authenticator) -> tuple[tzinfo, str
         reply = await transport.request(
             "GET", PLATFORM_TIME_ZONE_PATH, api=PLATFORM_TIME_ZONE_API, headers=headers
         )
-    return learned_zone(reply)
+    # Dates only (a session needs no Date header): UTC is a guess, said loudly.
+    return learned_zone(reply, fallback=(UTC, "UTC"))
 
 
 async def _detect_with_access_key(transport: Transport, auth: AccessKeyAuth) -> tuple[tzinfo, str]:
@@ -132,7 +141,9 @@ async def _detect_with_access_key(transport: Transport, auth: AccessKeyAuth) -> 
         )
         if reply.status == 403 and reply.text.strip() == TIME_SKEW_TEXT:
             continue
-        return learned_zone(reply)
+        # The node accepted this wall clock: its offset now is known, if not its zone's rules.
+        fixed = timezone(offset)
+        return learned_zone(reply, fallback=(fixed, str(fixed)))
     raise ZStackTimeSkewError(
         TIME_SKEW_TEXT,
         api=PLATFORM_TIME_ZONE_API,
