@@ -121,6 +121,12 @@ def _waiting_for(rt: Runtime, res: Resource, outcome: Outcome) -> str | None:
     return rt.pool.resolve(res.namespace, res.spec.get("connectionRef"), pinned)
 
 
+def _refused(outcome: Outcome) -> bool:
+    """NotOwned: only a connection change (allowAdoption) can settle it, not a sooner look."""
+    synced = next((c for c in outcome.status.conditions if c.type == ConditionType.SYNCED), None)
+    return synced is not None and synced.reason == SyncedReason.NOT_OWNED
+
+
 def track(rt: Runtime, res: Resource, outcome: Outcome) -> None:
     """Keep the object in the drift schedule (its interval may have changed)."""
     interval, refused = interval_of(res.annotations, rt.settings.drift_interval)
@@ -133,7 +139,7 @@ def track(rt: Runtime, res: Resource, outcome: Outcome) -> None:
     waiting = _waiting_for(rt, res, outcome)
     if outcome.status.uuid is None and waiting is None:
         return  # nothing in ZStack to compare with yet
-    if waiting is not None:
+    if waiting is not None and not _refused(outcome):
         interval = min(interval, WAITING_RECHECK)  # in case a change notice is ever missed
     rt.schedule.track(res.uid, res.namespace, res.name, interval=interval,
                       now=time.monotonic(), waiting_for=waiting)  # fmt: skip

@@ -656,3 +656,14 @@ async def test_observe_shows_a_service_owned_in_its_own_namespace() -> None:
     assert w.cond("Ready") == ("True", "Available")
     assert w.status["uuid"] == FOREIGN
     assert w.zstack.mutations() == []
+
+
+async def test_a_uuid_taken_in_another_account_is_refused_clearly_not_retried() -> None:
+    """The other account's service is invisible here; its uuid's create fails as taken."""
+    w = World(resourceUuid=FOREIGN)
+    w.zstack.script = [api_error("SYS.1000", f"resource[uuid:{FOREIGN}, type:X] already exists")]
+    out = await w.run()
+    assert isinstance(out.result, Terminal)
+    assert w.cond("Synced") == ("False", "NotOwned")
+    assert "in an account this connection cannot see" in w.message("Synced")
+    assert "uuid" not in w.status

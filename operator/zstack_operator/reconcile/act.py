@@ -96,7 +96,12 @@ async def create(
     inv: ModelServiceInventory | None = None
     try:
         early = _ended(p, settled, job, JobAction.CREATE)
-    except ZStackAPIError:
+    except ZStackAPIError as exc:
+        if spec.resource_uuid is not None and ownership.taken_elsewhere(exc):
+            # Taken, yet not found by the read before: another account's. Say so, once.
+            if await api.read(uuid, max_age=0.0) is None:
+                return ownership.refuse(p, ownership.invisible(uuid), observe_only=False)
+            raise
         # A create that ZStack has forgotten (its job expired hours ago) fails on the taken
         # uuid; a uuid derived from the object's own uid can only be this object's service.
         if spec.resource_uuid is not None or not isinstance(settled, jobs.Failed):

@@ -180,7 +180,7 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
     if inv is not None and p.old.uuid is None and spec.resource_uuid is not None:
         verdict = await ownership.check(res, api, uuid, spec, observe_only=observe_only)
         if verdict.refusal is not None:
-            return _not_owned(p, verdict.refusal, observe_only)
+            return ownership.refuse(p, verdict.refusal, observe_only=observe_only)
         if verdict.adopt:
             await ownership.adopt(res, api, uuid, wait=deps.job_wait)
             p.notice(
@@ -221,19 +221,6 @@ def _refuse_move(p: Pass, wanted: str, pinned: str) -> Result:
     )
     p.synced(False, SyncedReason.IMMUTABLE_FIELD_CHANGED, message)
     p.update(observed_generation=p.gen)
-    return Terminal(message)
-
-
-def _not_owned(p: Pass, message: str, observe_only: bool) -> Result:
-    """Refuse a service the object may not touch: nothing is written to status but the why."""
-    if observe_only:
-        p.ready(False, ReadyReason.NOT_FOUND, "not shown: the model service is not this object's")
-    else:
-        p.ready(
-            False, ReadyReason.NOT_CREATED, "not created: the model service is not this object's"
-        )
-    p.synced(False, SyncedReason.NOT_OWNED, message)
-    p.update(observed_generation=p.gen, error=None)
     return Terminal(message)
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..resources import JobAction
+from ..resources import JobAction, ReadyReason, SyncedReason
 from ..resources.spec import OWNER_TAG_PREFIX, AdoptionPolicy, ModelServiceSpec
 from ..zstack.errors import ZStackAPIError
 from . import jobs
-from .model import Resource, ServiceAPI
+from .model import Resource, Result, ServiceAPI, Terminal
+from .passes import Pass
 
 
 def owner_tag(res: Resource) -> str:
@@ -92,3 +93,28 @@ async def adopt(res: Resource, api: ServiceAPI, uuid: str, *, wait: float) -> No
         # A duplicate marker means an earlier attempt of this same adoption landed.
         if owner_tag(res) not in await api.owner_tags(uuid):
             raise
+
+
+def refuse(p: Pass, message: str, *, observe_only: bool) -> Result:
+    """Refuse a service the object may not touch: nothing is written to status but the why."""
+    why = "the model service is not this object's"
+    if observe_only:
+        p.ready(False, ReadyReason.NOT_FOUND, f"not shown: {why}")
+    else:
+        p.ready(False, ReadyReason.NOT_CREATED, f"not created: {why}")
+    p.synced(False, SyncedReason.NOT_OWNED, message)
+    p.update(observed_generation=p.gen, error=None, uuid=None)
+    return Terminal(message)
+
+
+def taken_elsewhere(error: ZStackAPIError) -> bool:
+    """A create refused because the uuid exists (in ZStack's words: SYS.1000 "already exists")."""
+    return "already exists" in (error.error.details or "")
+
+
+def invisible(uuid: str) -> str:
+    """Why a create of a uuid held by a service this connection cannot see is refused."""
+    return (
+        f"a model service {uuid} already exists in ZStack, in an account this connection cannot "
+        "see; remove spec.resourceUuid (a new service is created) or name a service of your own"
+    )
