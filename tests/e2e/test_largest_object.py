@@ -44,7 +44,7 @@ def _uuid(i: int, salt: str) -> str:
     return uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{salt}/{i}").hex
 
 
-def largest_spec(models: list[str]) -> dict[str, Any]:
+def largest_spec(models: list[str], tag_patterns: list[str]) -> dict[str, Any]:
     props = _spec_schema()
     tag = props["systemTags"]["items"]["maxLength"]
     vendors = props["vendorToSpecUuidsMap"]
@@ -63,7 +63,7 @@ def largest_spec(models: list[str]) -> dict[str, Any]:
         "condaVersion": _text(props["condaVersion"]["maxLength"], "2"),
         "framework": _text(props["framework"]["maxLength"], "vLLM"),
         "source": _text(props["source"]["maxLength"], "Other"),
-        "tagUuids": [_uuid(i, "tag") for i in range(props["tagUuids"]["maxItems"])],
+        "tagUuids": tag_patterns,
         "modelUuids": models,
         "architectureImages": [
             {"cpuArchitecture": "X86_64", "dockerImage": _text(255, "registry/x86:1")},
@@ -91,11 +91,13 @@ def test_the_largest_object_the_schema_admits_is_created_updated_and_deleted(
     operator_factory()
     count = _spec_schema()["modelUuids"]["maxItems"]
     models = [zstack.add_model(_uuid(i, "model")) for i in range(count)]
+    # ZStack checks tagUuids against the account's tag patterns (SYS.1003 otherwise).
+    patterns = [zstack.add_tag_pattern() for _ in range(_spec_schema()["tagUuids"]["maxItems"])]
     doc = {
         "apiVersion": "ai.zstack.io/v1alpha1",
         "kind": "ModelService",
         "metadata": {"name": NAME},
-        "spec": largest_spec(models),
+        "spec": largest_spec(models, patterns),
     }
     manifest = tmp_path / "largest.json"
     manifest.write_text(json.dumps(doc))

@@ -73,6 +73,13 @@ class SimClient:
     def release_jobs(self) -> None:
         self._http.post("/_sim/jobs/release").raise_for_status()
 
+    def add_tag_pattern(self, account: str | None = None) -> str:
+        """A tag pattern ``tagUuids`` may name (the simulator's admin API); its uuid."""
+        body = {"account": account} if account else {}
+        reply = self._http.post("/_sim/tag-patterns", json=body)
+        reply.raise_for_status()
+        return str(reply.json()["uuid"])
+
     def create_account(self, name: str, password: str) -> str:
         """A normal ZStack account (the simulator's admin API); its uuid."""
         reply = self._http.post("/_sim/accounts", json={"name": name, "password": password})

@@ -20,6 +20,9 @@ DEFAULT_MODEL_UUIDS: tuple[str, ...] = (
     "c81e728d9d4c4f0a8b1c2d3e4f5a6b7c",
     "eccbc87e4b5c4e2f9a1b2c3d4e5f6a7b",
 )
+#: A tag pattern every fresh simulator knows, the admin's (``tagUuids`` is checked; the tags
+#: sample, deploy/samples/modelservice-tags.yaml, names it).
+DEFAULT_TAG_PATTERN_UUID = "5d41402abc4b4a76b9719d911017c592"
 #: Uuid of ZStack's built-in admin account (``AccountConstant.INITIAL_SYSTEM_ADMIN_UUID``).
 #: The client has its own copy (``zstack.models``): the simulator's light imports stay light.
 ADMIN_ACCOUNT_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import uuid as uuidlib
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from .config import (
     ADMIN_ACCOUNT_UUID,
     DEFAULT_MODEL_CENTER_UUID,
     DEFAULT_MODEL_UUIDS,
+    DEFAULT_TAG_PATTERN_UUID,
     DEFAULT_ZONE_UUID,
 )
 from .persist import SqliteStore
@@ -128,6 +130,9 @@ class State:
         self.add_uuid("center", DEFAULT_MODEL_CENTER_UUID)
         for model in DEFAULT_MODEL_UUIDS:
             self.add_uuid("model", model)
+        self.save_tag_pattern(
+            TagPatternRecord(DEFAULT_TAG_PATTERN_UUID, "default", ADMIN_ACCOUNT_UUID, time.time())
+        )
         if self._db is not None:
             self._db.put(_SEEDED, _SEEDED, {})
 
