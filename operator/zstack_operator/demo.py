@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 NAMESPACE = "zstack-demo"
+#: The simulator admin's password in the demo. Not ZStack's default "password": every known
+#: secret is masked in messages, and that one is also the word in "wrong account name or
+#: password", which users would then read as "wrong account name or ***".
+DEMO_PASSWORD = "zstack-demo-4f1c"  # noqa: S105 - the local simulator's, shown in docs
 #: The observe sample watches a service another tool created; the demo creates it first.
 OBSERVED_UUID = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
 _ROOT = Path(__file__).resolve().parents[2]
@@ -104,9 +108,10 @@ def _up(timeout: float) -> int:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     py = [sys.executable, "-m", "zstack_operator"]
     _say(f"starting the ZStack simulator on {url}")
+    store = str(state / "zstack.sqlite")
     sim = procs.spawn(
         "zstack-sim",
-        [*py, "sim", "--port", str(port), "--state-file", str(state / "zstack.sqlite")],
+        [*py, "sim", "--port", str(port), "--state-file", store, "--password", DEMO_PASSWORD],
         state / "sim.log",
         env,
     )
@@ -175,7 +180,7 @@ def _precreate_observed(url: str) -> None:
     from .zstack.models import AddModelServiceParam
 
     async def create() -> None:
-        creds = AccountCredentials(account_name="admin", password=SecretStr("password"))
+        creds = AccountCredentials(account_name="admin", password=SecretStr(DEMO_PASSWORD))
         async with ZStackClient(url, creds) as client:
             if await client.get_model_service(OBSERVED_UUID) is None:
                 param = AddModelServiceParam(
@@ -201,5 +206,5 @@ def _namespace_and_secret() -> str:
         f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n---\n"
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: zstack-credentials\n"
         f"  namespace: {NAMESPACE}\ntype: Opaque\ndata:\n"
-        f"  accountName: {b64('admin')}\n  password: {b64('password')}\n"
+        f"  accountName: {b64('admin')}\n  password: {b64(DEMO_PASSWORD)}\n"
     )

@@ -667,3 +667,4 @@ async def test_a_uuid_taken_in_another_account_is_refused_clearly_not_retried() 
     assert w.cond("Synced") == ("False", "NotOwned")
     assert "in an account this connection cannot see" in w.message("Synced")
     assert "uuid" not in w.status
+    assert "pendingJob" not in w.status  # "already exists" is final: nothing left to ask

@@ -74,9 +74,12 @@ def believed(exc: ZStackAPIError, attempt: int) -> bool:
     Taking it at its word too early would forget a create that may still land: the finalizer
     would then delete ahead of it and leak it. So a transient failure is re-asked on the next
     ``DOUBTFUL_JOB_RETRIES`` passes (kopf's backoff spreads them over minutes); one that keeps
-    failing that way is believed after that, and its uuid still forbids a duplicate.
+    failing that way is believed after that, and its uuid still forbids a duplicate. A create
+    refused because its uuid is taken ("already exists", SYS.1000 too) is final at once: it
+    can never land.
     """
-    return exc.kind is not ErrorKind.TRANSIENT or attempt >= DOUBTFUL_JOB_RETRIES
+    taken = "already exists" in (exc.error.details or "")
+    return exc.kind is not ErrorKind.TRANSIENT or taken or attempt >= DOUBTFUL_JOB_RETRIES
 
 
 @dataclass(frozen=True)
