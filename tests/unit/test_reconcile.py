@@ -668,3 +668,23 @@ async def test_a_uuid_taken_in_another_account_is_refused_clearly_not_retried() 
     assert "in an account this connection cannot see" in w.message("Synced")
     assert "uuid" not in w.status
     assert "pendingJob" not in w.status  # "already exists" is final: nothing left to ask
+
+
+async def test_two_spec_changes_within_one_zstack_second_are_two_updates() -> None:
+    """lastOpDate has one-second resolution: the generation keeps the jobs apart."""
+    w = World()
+    await w.run()
+    stamp = w.zstack.services[OWN_UUID].last_op_date
+    w.edit(requestCpu=8)
+    await w.run()
+    w.edit(requestCpu=16)
+    # ZStack printed the same second for the create and the first update.
+    w.zstack.services[OWN_UUID] = w.zstack.services[OWN_UUID].model_copy(
+        update={"last_op_date": stamp}
+    )
+    w.zstack.clock -= 1
+    before = len(w.zstack.mutations())
+    await w.run()
+    sent = w.zstack.mutations()[before:]
+    assert [name for name, _ in sent] == ["update"]
+    assert w.zstack.services[OWN_UUID].request_cpu == 16

@@ -138,7 +138,10 @@ async def change(
     attempt: int,
 ) -> ModelServiceInventory | Result:
     """UpdateModelService for drifted fields, then bind and unbind models one by one."""
-    state, failed = jobs.fingerprint(inv), p.new.failed_jobs or 0
+    # The generation too: ZStack prints lastOpDate to the second, so two spec changes applied
+    # within one second would otherwise derive the same job and the second would follow the
+    # first instead of being sent.
+    state, failed = f"{jobs.fingerprint(inv)}|{p.gen}", p.new.failed_jobs or 0
     uid, wait = p.res.uid, deps.job_wait
     if action.update is not None:
         job = jobs.job_uuid(uid, JobAction.UPDATE, state, failed)

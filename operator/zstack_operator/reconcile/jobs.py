@@ -11,7 +11,8 @@ What goes into each uuid:
   the first create), so a recreate after an out-of-band deletion is a new job, while a retry of
   the same create is the same job;
 - update, bind, unbind: also the inventory's ``lastOpDate`` and bound models, so repairing drift
-  that appeared after an earlier identical call is a new job, not a replay of the old one;
+  that appeared after an earlier identical call is a new job, not a replay of the old one, and
+  the generation (``act.change``: ``lastOpDate`` has one-second resolution);
 - delete: the uid and ``failedJobs``.
 
 ``failedJobs`` grows when a job's failure is believed, because a failed job's uuid is spent:
