@@ -47,6 +47,7 @@ async def probe(pool: ConnectionPool, key: str) -> Health:
         return Health(False, _REASONS.get(exc.reason, exc.reason), str(exc))
     try:
         version = await conn.client.get_version()
+        conn.zstack_version = version  # what ModelServices on it then need not ask
         account = await conn.client.current_account()
     except ZStackError as exc:
         reason = ConnectionReason.UNREACHABLE

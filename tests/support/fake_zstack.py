@@ -79,6 +79,10 @@ class FakeZStack:
 
     # -- Connections -------------------------------------------------------------------------
 
+    async def zstack_release(self) -> str | None:
+        self.log.append(("release", self.zstack_version))
+        return self.zstack_version
+
     def resolve(self, namespace: str, ref: Any, pinned: str | None) -> str:
         return resolve(namespace, ref, pinned, lambda _key: False)
 

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -31,7 +30,6 @@ from ..settings import Settings
 from ..zstack.batch import BatchReader
 from ..zstack.client import ZStackClient
 from ..zstack.credentials import Credentials
-from ..zstack.errors import ZStackError
 from ..zstack.transport import RequestObserver
 from . import keys
 from .keys import OPERATOR_DEFAULT, shown
@@ -42,19 +40,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds a replaced client stays open for the requests still using it.
 _RETIRE_AFTER = 60.0
-#: Seconds between two GetVersion attempts of a connection that could not read it.
-_VERSION_RETRY = 30.0
-
-
-async def _version(client: ZStackClient, key: str) -> str | None:
-    """GetVersion (no session needed): which fields the release knows (``resources.releases``)."""
-    try:
-        return await client.get_version()
-    except ZStackError as exc:
-        # Not a failure of any object's: the version is asked again later; meanwhile the newest
-        # field set is assumed, so nothing the user set is dropped on a guess.
-        log.info("%s: cannot read the ZStack version yet (%s); assuming the newest", key, exc)
-        return None
 
 
 class CredentialsError(Exception):
@@ -90,7 +75,6 @@ class ConnectionPool:
         self._retiring: dict[asyncio.Task[None], Connection] = {}
         self._ca_files: dict[str, str] = {}
         self._warned: set[str] = set()
-        self._version_asked: dict[str, float] = {}
 
     def resolve(self, namespace: str, ref: Mapping[str, Any] | None, pinned: str | None) -> str:
         """The key of the connection an object uses (``keys.resolve``)."""
@@ -131,8 +115,6 @@ class ConnectionPool:
         source = self.source(key, namespace)
         conn = self._connections.get(key)
         if conn is not None and conn.source == source:
-            if conn.zstack_version is None:
-                await self._recheck_version(conn)
             return conn
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -207,22 +189,13 @@ class ConnectionPool:
             time_zone=source.time_zone,
         )
         key = source.key
-        zstack_version = await _version(client, key)
         return Connection(
             source=source,
             client=client,
             reader=BatchReader(client),
             cache=InventoryCache(client, lambda: self._universe(key)),
             secret_version=version,
-            zstack_version=zstack_version,
         )
-
-    async def _recheck_version(self, conn: Connection) -> None:
-        """A connection built while ZStack was down asks its version again, now and then."""
-        now = time.monotonic()
-        if now - self._version_asked.get(conn.key, -_VERSION_RETRY) >= _VERSION_RETRY:
-            self._version_asked[conn.key] = now
-            conn.zstack_version = await _version(conn.client, conn.key)
 
     def _retire(self, conn: Connection) -> None:
         async def later() -> None:

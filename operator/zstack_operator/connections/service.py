@@ -8,15 +8,23 @@ ModelService a service belongs to (docs/tenancy.md). Built by ``pool``.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..inventory import InventoryCache
 from ..resources.spec import OWNER_TAG_PREFIX
 from ..zstack.batch import BatchReader
 from ..zstack.client import ZStackClient
+from ..zstack.errors import ZStackError
 from ..zstack.models import AddModelServiceParam, ModelServiceInventory, UpdateModelServiceParam
 from .sources import Source
+
+log = logging.getLogger(__name__)
+
+#: Seconds before a GetVersion that failed is asked again.
+_VERSION_RETRY = 30.0
 
 
 @dataclass
@@ -32,8 +40,9 @@ class Connection:
     reader: BatchReader
     cache: InventoryCache
     secret_version: str
-    #: What GetVersion answered when the connection was built (None: not known).
+    #: What GetVersion answered (None: not asked yet, or ZStack did not answer).
     zstack_version: str | None = None
+    _version_asked: float = field(default=-_VERSION_RETRY, repr=False)
 
     @property
     def key(self) -> str:
@@ -110,6 +119,23 @@ class Connection:
             self.cache.forget(uuid)
         else:
             self.cache.record(uuid, inventory)
+
+    async def zstack_release(self) -> str | None:
+        """The node's release (GetVersion, no session), asked once; again 30 s after a failure.
+
+        Asked only by objects that set a release-dependent field (``resources.releases``), so a
+        restart with none of them costs no request for it.
+        """
+        now = time.monotonic()
+        if self.zstack_version is None and now - self._version_asked >= _VERSION_RETRY:
+            self._version_asked = now
+            try:
+                self.zstack_version = await self.client.get_version()
+            except ZStackError as exc:
+                # Not any object's failure: meanwhile the newest field set is assumed, so nothing
+                # the user set is dropped on a guess.
+                log.info("%s: cannot read the ZStack version yet (%s)", self.key, exc)
+        return self.zstack_version
 
     async def owner_tags(self, uuid: str) -> list[str]:
         """The owner markers (``OWNER_TAG_PREFIX`` user tags) on the service ``uuid``."""

@@ -164,7 +164,8 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
             inv = await api.read(uuid, max_age=max_age)
 
     given = spec.model_dump(by_alias=False, exclude_none=True)
-    unknown = releases.unsupported(api.zstack_version, given)
+    version = await api.zstack_release() if releases.depends(given) else None
+    unknown = releases.unsupported(version, given)
 
     def plan_for(observed: ModelServiceInventory | None) -> planning.Action:
         return planning.plan(
@@ -196,7 +197,7 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
         action = plan_for(inv)
     result = await _act(p, deps, api, spec, uuid, inv, action, attempt)
     if unknown and isinstance(result, Done):
-        _unsupported(p, unknown, api.zstack_version)
+        _unsupported(p, unknown, version)
     return result
 
 

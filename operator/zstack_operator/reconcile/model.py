@@ -104,8 +104,7 @@ class ServiceAPI(Protocol):
         """Whether this connection lets ModelServices adopt existing services."""
         ...
 
-    @property
-    def zstack_version(self) -> str | None:
+    async def zstack_release(self) -> str | None:
         """The management node's release (GetVersion), None when unknown."""
         ...
 
