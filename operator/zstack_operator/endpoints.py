@@ -26,6 +26,10 @@ class EndpointError(ValueError):
     """The endpoint URL is unusable; the message says what to fix and never shows userinfo."""
 
 
+class InsecureEndpointError(EndpointError):
+    """A plain http endpoint without the opt-in."""
+
+
 def _host(parts: SplitResult) -> str:
     host = parts.hostname or ""
     return f"[{host}]" if ":" in host else host
@@ -40,8 +44,11 @@ def _safe(parts: SplitResult) -> str:
     return f"{parts.scheme}://{_host(parts)}" + (f":{port}" if port is not None else "")
 
 
-def check_endpoint(url: str, *, allow_http: bool) -> str:
-    """``url`` normalised (no trailing slash), or EndpointError saying what is wrong with it."""
+def check_endpoint(url: str, *, allow_http: bool, opt_in: str = HTTP_OPT_IN) -> str:
+    """``url`` normalised (no trailing slash), or EndpointError saying what is wrong with it.
+
+    ``opt_in`` names the way to allow plain http in the messages (a flag, or a spec field).
+    """
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         # urlsplit silently drops tabs and newlines; a newline here is usually `echo`'s.
         raise EndpointError(
@@ -82,9 +89,9 @@ def check_endpoint(url: str, *, allow_http: bool) -> str:
             "('?...' or '#...'); give only scheme://host:port and an optional path"
         )
     if scheme == "http" and not allow_http:
-        raise EndpointError(
+        raise InsecureEndpointError(
             f"ZStack endpoint {_safe(parts)} is plain http, which sends the password hash and "
-            f"session ids unencrypted: use https, or pass {HTTP_OPT_IN} to accept that"
+            f"session ids unencrypted: use https, or set {opt_in} to accept that"
         )
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
 

@@ -410,8 +410,6 @@ def test_status_round_trips_and_tolerates_unknown_fields() -> None:
 
 
 def test_vocabulary() -> None:
-    assert r.CONNECTION_FINALIZER == "ai.zstack.io/connection-in-use"
-    assert r.CONNECTION_FINALIZER != r.FINALIZER
     assert {str(reason) for reason in r.ConnectionReason} >= {
         "Connected",
         "LoginFailed",

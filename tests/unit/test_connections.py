@@ -106,6 +106,7 @@ async def test_connections_are_checked_before_any_secret_is_read() -> None:
     with pytest.raises(CredentialsError, match="ZStackConnection/lab") as insecure:
         await p.get("ZStackConnection/a/lab", "a")
     assert insecure.value.reason == "InsecureEndpoint"
+    assert "spec.allowInsecureHTTP: true" in str(insecure.value)  # its own opt-in, not a flag
     assert "user" not in str(insecure.value)
     assert kube.reads == 0
 

@@ -19,10 +19,15 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..endpoints import EndpointError, check_endpoint, warn_if_insecure
+from ..endpoints import (
+    HTTP_OPT_IN,
+    EndpointError,
+    InsecureEndpointError,
+    check_endpoint,
+    warn_if_insecure,
+)
 from ..inventory import InventoryCache
 from ..kubeapi import KubeAPI, KubeError
-from ..resources.connection import INSECURE_HTTP_MESSAGE
 from ..resources.spec import ConnectionKind
 from ..secret_data import CredentialsError as SecretDataError
 from ..secret_data import credentials_from_secret
@@ -100,14 +105,14 @@ class ConnectionPool:
             raise CredentialsError(
                 f"{source.label} cannot be used: {source.problem}", "InvalidSpec"
             )
-        plain = key != OPERATOR_DEFAULT and source.endpoint.startswith("http://")
-        if plain and not source.allow_http:  # the resource's own opt-in, not the operator's flag
-            raise CredentialsError(f"{source.label}: {INSECURE_HTTP_MESSAGE}", "InsecureEndpoint")
+        # A resource's opt-in is its spec field, not the operator's flag.
+        opt_in = HTTP_OPT_IN if key == OPERATOR_DEFAULT else "spec.allowInsecureHTTP: true"
         try:
-            check_endpoint(source.endpoint, allow_http=source.allow_http)
+            check_endpoint(source.endpoint, allow_http=source.allow_http, opt_in=opt_in)
+        except InsecureEndpointError as exc:
+            raise CredentialsError(f"{source.label}: {exc}", "InsecureEndpoint") from None
         except EndpointError as exc:
-            reason = "InsecureEndpoint" if "plain http" in str(exc) else "InvalidSpec"
-            raise CredentialsError(f"{source.label}: {exc}", reason) from None
+            raise CredentialsError(f"{source.label}: {exc}", "InvalidSpec") from None
         return source
 
     async def get(self, key: str, namespace: str | None = None) -> Connection:

@@ -97,7 +97,7 @@ async def create(
     try:
         early = _ended(p, settled, job, JobAction.CREATE)
     except ZStackAPIError as exc:
-        if spec.resource_uuid is not None and ownership.taken_elsewhere(exc):
+        if spec.resource_uuid is not None and jobs.uuid_taken(exc):
             # Taken, yet not found by the read before: another account's. Say so, once.
             if await api.read(uuid, max_age=0.0) is None:
                 return ownership.refuse(p, ownership.invisible(uuid), observe_only=False)

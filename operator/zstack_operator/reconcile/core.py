@@ -163,8 +163,9 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
         else:
             inv = await api.read(uuid, max_age=max_age)
 
-    given = spec.model_dump(by_alias=False, exclude_none=True)
-    version = await api.zstack_release() if releases.depends(given) else None
+    # Only fields some release lacks matter here; a spec with none asks no version.
+    given = [f for f in releases.SINCE if getattr(spec, f) is not None]
+    version = await api.zstack_release() if given else None
     unknown = releases.unsupported(version, given)
 
     def plan_for(observed: ModelServiceInventory | None) -> planning.Action:

@@ -79,8 +79,13 @@ def believed(exc: ZStackAPIError, attempt: int) -> bool:
     refused because its uuid is taken ("already exists", SYS.1000 too) is final at once: it
     can never land.
     """
-    taken = "already exists" in (exc.error.details or "")
-    return exc.kind is not ErrorKind.TRANSIENT or taken or attempt >= DOUBTFUL_JOB_RETRIES
+    final = exc.kind is not ErrorKind.TRANSIENT or uuid_taken(exc)
+    return final or attempt >= DOUBTFUL_JOB_RETRIES
+
+
+def uuid_taken(exc: ZStackAPIError) -> bool:
+    """A create refused because its uuid exists (ZStack's SYS.1000 "... already exists")."""
+    return "already exists" in (exc.error.details or "")
 
 
 @dataclass(frozen=True)

@@ -107,11 +107,6 @@ def refuse(p: Pass, message: str, *, observe_only: bool) -> Result:
     return Terminal(message)
 
 
-def taken_elsewhere(error: ZStackAPIError) -> bool:
-    """A create refused because the uuid exists (in ZStack's words: SYS.1000 "already exists")."""
-    return "already exists" in (error.error.details or "")
-
-
 def invisible(uuid: str) -> str:
     """Why a create of a uuid held by a service this connection cannot see is refused."""
     return (

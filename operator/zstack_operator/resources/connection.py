@@ -23,7 +23,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator
 from pydantic.config import JsonDict
 
-from zstack_operator.resources.common import GROUP, CrdModel
+from zstack_operator.resources.common import CrdModel
 
 CONNECTION_KIND = "ZStackConnection"
 CONNECTION_PLURAL = "zstackconnections"
@@ -34,8 +34,6 @@ CLUSTER_CONNECTION_PLURAL = "clusterzstackconnections"
 CLUSTER_CONNECTION_SINGULAR = "clusterzstackconnection"
 CLUSTER_CONNECTION_SHORT_NAMES = ["czsconn"]
 
-#: Held on a connection while ModelServices use it, so deleting it waits for them (reason InUse).
-CONNECTION_FINALIZER = f"{GROUP}/connection-in-use"
 #: The one ``allowedNamespaces`` entry that offers a ClusterZStackConnection to every namespace.
 ALL_NAMESPACES = "*"
 #: The Secret keys of the two kinds of ZStack login; a credentials Secret holds one pair.

@@ -35,11 +35,6 @@ def parse(version: str | None) -> Version | None:
     return tuple(int(p) for p in found.group(1).split(".")) if found else None
 
 
-def depends(set_fields: Iterable[str]) -> bool:
-    """Whether any of these fields exists only in some releases (then the version matters)."""
-    return any(f in SINCE for f in set_fields)
-
-
 def unsupported(version: str | None, set_fields: Iterable[str]) -> tuple[str, ...]:
     """The fields of ``set_fields`` (snake_case) that ZStack ``version`` does not know."""
     parsed = parse(version)
