@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.support.kube_fixtures",
+    "tests.support.modern_fixtures",
     "tests.support.sim_fixtures",
     "tests.support.operator_fixtures",
 ]
