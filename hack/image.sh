@@ -106,13 +106,14 @@ build() {
   else
     base=$(hack/image-test-base.sh)
   fi
-  local iidfile start=$SECONDS
+  local iidfile start=$SECONDS log="$cache/podman/build.log"
   iidfile=$(mktemp)
-  echo "==> podman build on $base" >&2
+  echo "==> podman build on $base (log: $log)" >&2
   podman build --isolation=chroot --network=host --pull="$pull" --layers \
     --build-arg PYTHON_IMAGE="$base" --iidfile "$iidfile" --tag "$IMAGE" \
-    --file Dockerfile . >&2
-  echo "    built in $((SECONDS - start)) s" >&2
+    --file Dockerfile . >"$log" 2>&1 \
+    || { tail -40 "$log" >&2; die "podman build failed (whole log: $log)"; }
+  echo "    built in $((SECONDS - start)) s ($(grep -c '^--> Using cache' "$log") steps from the cache)" >&2
   echo "IMAGE=$IMAGE"
   echo "IMAGE_ID=$(cat "$iidfile")"
   echo "BASE=$base"
