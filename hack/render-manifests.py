@@ -63,6 +63,7 @@ KIND_ORDER = (
     "RoleBinding",
     "Service",
     "Deployment",
+    "PodDisruptionBudget",
     "ServiceMonitor",
     "PrometheusRule",
 )

@@ -20,12 +20,12 @@ from typing import Any, cast
 
 import kopf
 
+from . import lifecycle
 from .connection_status import ConnectionController
 from .connections import OPERATOR_DEFAULT, ConnectionPool
 from .connections.keys import resolve
 from .events import EventPoster
-from .health import serve
-from .kubeapi import KubeAPI, KubeError, load_kubeconfig
+from .kubeapi import KubeError
 from .metrics import (
     RECONCILES,
     ClientMetrics,
@@ -117,7 +117,7 @@ def _deps(memo: kopf.Memo) -> tuple[Runtime, Deps]:
 
 
 async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Configure kopf, connect to Kubernetes, start the drift loop and the health endpoint."""
+    """Configure kopf, connect to ZStack lazily, start the drift loop; now ready to lead."""
     rt: Runtime = memo["runtime"]
     settings.persistence.finalizer = FINALIZER
     # Progress (retries) stays in kopf's annotations: the CRD's status schema prunes kopf's
@@ -127,7 +127,7 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     # Events are the operator's own (``events``); kopf's log lines stay in the log.
     settings.posting.enabled = False
     settings.scanning.disabled = True
-    rt.kube = KubeAPI(load_kubeconfig())
+    assert rt.kube is not None, "lifecycle.run connects before kopf starts"
     rt.pool = ConnectionPool(
         rt.settings, rt.kube, rt.universe, observer=ClientMetrics(), on_change=rt.connection_changed
     )
@@ -144,14 +144,11 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     rt.events = EventPoster(rt.kube.create_event)
     rt.drift = DriftLoop(rt.schedule, _drift_check(rt))
     rt.tasks.append(asyncio.create_task(rt.drift.run(), name="drift-loop"))
-    rt.health.api_check = rt.kube.version
-    if rt.settings.health_address:
-        rt.runner = await serve(rt.health, rt.settings.health_address)
     rt.health.started = True
 
 
 async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:
-    """Stop the drift loop, log out of ZStack and close connections."""
+    """Stop the drift loop, log out of ZStack and close its connections."""
     rt: Runtime = memo["runtime"]
     for task in rt.tasks:
         task.cancel()
@@ -162,10 +159,6 @@ async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:
         await rt.connections.aclose()
     if rt.pool is not None:
         await rt.pool.aclose()
-    if rt.kube is not None:
-        await rt.kube.aclose()
-    if rt.runner is not None:
-        await rt.runner.cleanup()
 
 
 def _status_writer(rt: Runtime) -> Any:
@@ -334,14 +327,15 @@ def run(settings: Settings) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
         # httpx logs every request at INFO: two lines per resource per pass, all CPU.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    memo = kopf.Memo(runtime=Runtime(settings))
-    asyncio.run(
-        kopf.operator(
+
+    async def operate(rt: Runtime, stop: asyncio.Event) -> None:
+        await kopf.operator(
             registry=registry,
             standalone=True,
             clusterwide=settings.cluster_wide,
             namespaces=list(settings.namespaces),
-            memo=memo,
+            memo=kopf.Memo(runtime=rt),
+            stop_flag=stop,
         )
-    )
-    return 0
+
+    return asyncio.run(lifecycle.run(settings, operate))

@@ -1,6 +1,7 @@
 """The operator's HTTP endpoint: /healthz (liveness), /readyz (readiness) and /metrics.
 
-Started by ``handlers.on_startup``. The probes tell a stuck operator from a ZStack outage:
+Started by ``lifecycle.run`` before leader election, so a standby answers too. The probes tell
+a stuck operator from a ZStack outage:
 
 - **Liveness** fails only when restarting would help: when the event loop does not answer (a
   blocked loop cannot serve /healthz, so the kubelet's probe times out). The other way to be
@@ -8,7 +9,8 @@ Started by ``handlers.on_startup``. The probes tell a stuck operator from a ZSta
   the operator and the process exits non-zero, so Kubernetes restarts it anyway. ZStack's state
   never enters liveness, so a ZStack outage cannot make Kubernetes restart the operator in a
   loop.
-- **Readiness** means "started, and the Kubernetes API answered within the last few seconds".
+- **Readiness** means "started (leading, or standing by ready to take over), and the
+  Kubernetes API answered within the last few seconds".
   The answer is cached for ``READY_CACHE_SECONDS`` and refreshed by one check at a time, so
   whoever can reach the port (the kubelet, a scraper, a curl loop) costs the API server at
   most one request per period, however often or concurrently they ask.
@@ -61,6 +63,8 @@ class Health:
         self.started = False
         #: Raises when the Kubernetes API does not answer; None skips the check.
         self.api_check: ApiCheck | None = None
+        #: "leader (...)" or "standby (...)" under leader election, appended to a ready answer.
+        self.role: Callable[[], str] | None = None
         self._cache_seconds = cache_seconds
         self._clock = clock
         #: (when the check started, its answer, the check it came from)
@@ -108,6 +112,8 @@ def build_app(health: Health) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         ok, why = await health.ready()
+        if ok and health.role is not None:
+            why = f"{why}: {health.role()}"
         return web.Response(text=why, status=200 if ok else 503)
 
     async def metrics(_: web.Request) -> web.Response:

@@ -1,11 +1,11 @@
 """The few Kubernetes API calls the operator makes itself, outside kopf's watch machinery.
 
-kopf owns watching, finalizers and handler scheduling. Three things happen at moments kopf does
+kopf owns watching, finalizers and handler scheduling. Four things happen at moments kopf does
 not control, so they go through this small httpx client instead: the one status write of each
 reconcile pass (and of each connection's check), reading and watching credentials Secrets (one
-watch per Secret, by name), and reading an object when its drift check comes due (one loop
-schedules them all, not one kopf timer per object). The readiness probe asks the server's
-version here too.
+watch per Secret, by name), reading an object when its drift check comes due (one loop
+schedules them all, not one kopf timer per object), and the leader-election Lease, which is
+held before kopf starts. The readiness probe asks the server's version here too.
 Configuration comes from the in-cluster service account or from a kubeconfig, the same sources
 kopf logs in with.
 """
@@ -31,6 +31,7 @@ import yaml
 #: Concurrent requests (and kept-alive connections) to the API server.
 _CONNECTIONS = 16
 _SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+_LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
 
 class KubeError(Exception):
@@ -219,6 +220,23 @@ class KubeAPI:
             json={"status": status},
             content_type="application/merge-patch+json",
         )
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A coordination.k8s.io Lease (leader election), or None when it does not exist."""
+        return await self._request("GET", f"{_LEASES.format(namespace=namespace)}/{name}")
+
+    async def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a Lease; KubeError 409 when another replica created it first."""
+        created = await self._request("POST", _LEASES.format(namespace=namespace), json=body)
+        assert created is not None, "a POST that succeeded returns the object"
+        return created
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """PUT a Lease with the resourceVersion it was read at; 409 if it changed since."""
+        path = f"{_LEASES.format(namespace=namespace)}/{name}"
+        return await self._request("PUT", path, json=body)
 
     async def watch_secret(
         self,

@@ -76,6 +76,13 @@ RESOURCES = Gauge(
     registry=REGISTRY,
 )
 
+LEADER = Gauge(
+    "zstack_operator_leader",
+    "1 while this replica holds the leader-election Lease and reconciles, 0 while it stands by.",
+    ["identity"],
+    registry=REGISTRY,
+)
+
 
 class ClientMetrics:
     """The ZStack client's ``RequestObserver``: counts requests, latency, in-flight, polls."""
@@ -111,3 +118,8 @@ class ConditionCensus:
         """Remove a resource that is gone."""
         for labels in self._by_uid.pop(uid, []):
             RESOURCES.labels(*labels).dec()
+
+    def clear(self) -> None:
+        """Forget every resource: this replica no longer watches them (it stands by)."""
+        for uid in list(self._by_uid):
+            self.forget(uid)

@@ -54,7 +54,6 @@ class Runtime:
     events: EventPoster | None = None
     index: Any = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    runner: Any = None
 
     def universe(self, connection: str) -> list[str]:
         """Every ZStack uuid the operator knows for a connection key (from the kopf index)."""

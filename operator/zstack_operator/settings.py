@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .endpoints import EndpointError, check_endpoint
+
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 class ConfigError(ValueError):
@@ -55,6 +58,13 @@ class Settings:
     log_level: str = "INFO"
     #: How long one handler call polls a ZStack job before yielding back to kopf.
     job_wait: float = 20.0
+    #: Leader election (leader.py): the Lease ``namespace/name`` and this replica's identity
+    #: ("": a new one per process); ``leader_elect`` False runs without a Lease.
+    leader_elect: bool = True
+    lease_namespace: str = ""
+    lease_name: str = "zstack-operator"
+    identity: str = ""
+    lease_duration: float = 15.0
 
     @property
     def cluster_wide(self) -> bool:
@@ -83,6 +93,11 @@ ENV = {
     "health_address": "ZSTACK_OPERATOR_HEALTH_ADDRESS",
     "log_format": "ZSTACK_OPERATOR_LOG_FORMAT",
     "log_level": "ZSTACK_OPERATOR_LOG_LEVEL",
+    "leader_elect": "ZSTACK_OPERATOR_LEADER_ELECT",
+    "lease_namespace": "ZSTACK_OPERATOR_LEASE_NAMESPACE",
+    "lease_name": "ZSTACK_OPERATOR_LEASE_NAME",
+    "identity": "ZSTACK_OPERATOR_IDENTITY",
+    "lease_duration": "ZSTACK_OPERATOR_LEASE_DURATION",
 }
 
 
@@ -127,6 +142,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              f"[{ENV['health_address']}]")  # fmt: skip
     add("--log-format", choices=("text", "json"), help=f"[{ENV['log_format']}]")
     add("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help=f"[{ENV['log_level']}]")
+    add("--leader-elect", choices=("true", "false"),
+        help="hold a Lease so that of several replicas exactly one acts (default true) "
+             f"[{ENV['leader_elect']}]")  # fmt: skip
+    add("--lease-namespace", metavar="NS",
+        help="namespace of the leader-election Lease (default: $POD_NAMESPACE, else the "
+             f"credentials Secret's) [{ENV['lease_namespace']}]")  # fmt: skip
+    add(
+        "--lease-name",
+        metavar="NAME",
+        help=f"name of the Lease (default zstack-operator) [{ENV['lease_name']}]",
+    )
+    add("--identity", metavar="ID",
+        help="this replica's name in the Lease (default: $POD_NAME, else HOST-RANDOM) "
+             f"[{ENV['identity']}]")  # fmt: skip
+    add("--lease-duration", metavar="SECONDS",
+        help="how long a leader that stopped renewing keeps the Lease before a standby "
+             f"takes over (default 15) [{ENV['lease_duration']}]")  # fmt: skip
 
 
 def _pick(args: argparse.Namespace, env: Mapping[str, str], key: str) -> str | None:
@@ -207,6 +239,9 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
     health = "0.0.0.0:8080" if health is None else health
     if health and (":" not in health or not health.rpartition(":")[2].isdigit()):
         raise ConfigError(f"health address must be HOST:PORT, got {health!r}")
+    lease_name = _pick(args, env, "lease_name") or "zstack-operator"
+    if not _DNS_NAME.fullmatch(lease_name):
+        raise ConfigError(f"lease name must be a DNS subdomain name, got {lease_name!r}")
     return Settings(
         endpoint=endpoint,
         credentials_secret=SecretRef(namespace, name),
@@ -227,4 +262,13 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         health_address=health,
         log_format=log_format,
         log_level=log_level,
+        leader_elect=_flag(_pick(args, env, "leader_elect") or "true", "leader-elect"),
+        lease_namespace=(
+            _pick(args, env, "lease_namespace") or env.get("POD_NAMESPACE") or namespace
+        ),
+        lease_name=lease_name,
+        identity=_pick(args, env, "identity") or env.get("POD_NAME") or "",
+        lease_duration=_number(
+            _pick(args, env, "lease_duration"), "lease duration", 15.0, minimum=3
+        ),
     )

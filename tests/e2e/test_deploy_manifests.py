@@ -69,6 +69,16 @@ def _as_stored(doc: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
+def _for_server(kube: Kube, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as Helm would render it for this server: before 1.21 the PodDisruptionBudget is
+    policy/v1beta1 (the chart asks .Capabilities; an offline render assumes a current server).
+    The plain manifests say in docs/high-availability.md that they need 1.21 for it."""
+    if doc["kind"] == "PodDisruptionBudget" and kube.server_minor < 21:
+        assert doc["apiVersion"] == "policy/v1"
+        return {**doc, "apiVersion": "policy/v1beta1"}
+    return doc
+
+
 def _dry_run(kube: Kube, docs: list[dict[str, Any]]) -> None:
     """Server-side dry-run of ``docs``; each must be accepted and come back intact.
 
@@ -77,7 +87,7 @@ def _dry_run(kube: Kube, docs: list[dict[str, Any]]) -> None:
     docs/install.md tells users to apply it).
     """
     crds = [doc for doc in docs if doc["kind"] == "CustomResourceDefinition"]
-    others = [doc for doc in docs if doc["kind"] != "CustomResourceDefinition"]
+    others = [_for_server(kube, doc) for doc in docs if doc["kind"] != "CustomResourceDefinition"]
     if crds:
         validate = "--validate=false" if kube.server_minor < 25 else "--validate=strict"
         kube.kubectl("apply", "--dry-run=server", validate, "-f", "-", input=_dump(crds))
@@ -194,6 +204,11 @@ def test_helm_install_namespaced_grants_exactly_the_rules(
         assert set(secret["data"]) == {"accountName", "password"}
         deployment = kube.get("deployment", "zso-zstack-operator", namespace)
         assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "zso-zstack-operator"
+        assert deployment["spec"]["replicas"] == 2
+        # Installed against a live server, Helm asks it which PodDisruptionBudget API it has.
+        budget = kube.get("poddisruptionbudget", "zso-zstack-operator", namespace)
+        expected = "policy/v1" if kube.server_minor >= 21 else "policy/v1beta1"
+        assert budget["apiVersion"] == expected
         account = f"system:serviceaccount:{namespace}:zso-zstack-operator"
         ms = "modelservices.ai.zstack.io"
         allowed = [
@@ -201,8 +216,15 @@ def test_helm_install_namespaced_grants_exactly_the_rules(
             ("-n", namespace, "patch", ms, "--subresource=status"),
             ("-n", namespace, "create", "events"),
             ("-n", namespace, "get", "secret/zso-zstack-operator-credentials"),
+            ("-n", namespace, "create", "leases.coordination.k8s.io"),
+            ("-n", namespace, "get", "leases.coordination.k8s.io/zso-zstack-operator"),
+            ("-n", namespace, "update", "leases.coordination.k8s.io/zso-zstack-operator"),
         ]
         denied = [
+            ("-n", namespace, "get", "leases.coordination.k8s.io/another-lease"),
+            ("-n", namespace, "update", "leases.coordination.k8s.io/another-lease"),
+            ("-n", namespace, "delete", "leases.coordination.k8s.io/zso-zstack-operator"),
+            ("-n", namespace, "list", "leases.coordination.k8s.io"),
             ("--all-namespaces", "list", ms),
             ("-n", "default", "watch", ms),
             *(("-n", namespace, verb, ms) for verb in ("create", "update", "delete")),

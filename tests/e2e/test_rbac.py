@@ -52,7 +52,8 @@ def chart_rbac(chart: helm_python.Chart, namespace: str) -> list[dict[str, Any]]
         "watchNamespaces": [namespace],
         "credentials": {"existingSecret": SECRET_NAME, "existingSecretNamespace": namespace},
     }
-    docs = rbac_bound_to_user(list(render(chart, values).values()), USER)
+    # Installed into that namespace, so the leader-election Role lands beside the Secret.
+    docs = rbac_bound_to_user(list(render(chart, values, namespace=namespace).values()), USER)
     assert not [d for d in docs if d["kind"].startswith("Cluster")], "namespaced mode only"
     return docs
 
@@ -97,8 +98,9 @@ class Scenario:
     start_operator: Callable[..., OperatorProcess]
     op: OperatorProcess | None = None
 
-    def start(self, **options: Any) -> OperatorProcess:
-        self.op = self.start_operator(**options)
+    def start(self, *extra: str, **options: Any) -> OperatorProcess:
+        # The Lease the chart's Role names: the release's fullname.
+        self.op = self.start_operator("--lease-name", "zstack-operator", *extra, **options)
         return self.op
 
     def create(self, **spec: Any) -> str:
@@ -260,6 +262,32 @@ def _no_secret_watch(s: Scenario) -> None:
     ready(s.kube, s.namespace, s.create())  # still works: the Secret is polled by get
 
 
+def _no_lease_create(s: Scenario) -> None:
+    s.start()
+    name = s.create()
+    s.denied("create", "leases")  # the first replica cannot make the Lease: all stand by
+    s.untouched(name)
+
+
+def _no_lease_get(s: Scenario) -> None:
+    s.start()
+    name = s.create()
+    s.denied("get", "leases")
+    s.untouched(name)
+
+
+def _no_lease_update(s: Scenario) -> None:
+    # Creating the Lease makes it the leader, but it can never renew: it stops acting once the
+    # renew deadline (2 s of a 3 s lease) passes, and cannot take its Lease back.
+    op = s.start("--lease-duration", "3")
+    s.denied("update", "leases")
+    needle = "lost the leadership (no renewal of the Lease"
+    wait_until(lambda: needle in op.logs(), timeout=60, message=f"the log says {needle!r}")
+    assert "standing by again" in op.logs()
+    name = s.create()
+    s.untouched(name)
+
+
 #: What breaks without each grant of the chart's Roles.
 CASES: dict[tuple[str, str], Callable[[Scenario], None]] = {
     ("modelservices", "get"): _no_get,
@@ -274,6 +302,9 @@ CASES: dict[tuple[str, str], Callable[[Scenario], None]] = {
     ("zstackconnections", "watch"): _no_connection_watch,
     ("zstackconnections", "patch"): _no_connection_patch,
     ("zstackconnections/status", "patch"): _no_connection_status_patch,
+    ("leases", "create"): _no_lease_create,
+    ("leases", "get"): _no_lease_get,
+    ("leases", "update"): _no_lease_update,
 }
 
 
@@ -294,7 +325,10 @@ def scenario(
     user_kubeconfig: Path,
 ) -> Scenario:
     return Scenario(
-        kube, namespace, zstack, lambda **kw: operator_factory(kubeconfig=user_kubeconfig, **kw)
+        kube,
+        namespace,
+        zstack,
+        lambda *extra, **kw: operator_factory(*extra, kubeconfig=user_kubeconfig, **kw),
     )
 
 

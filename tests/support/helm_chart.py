@@ -45,6 +45,20 @@ CLUSTER_RULES = [*WATCH_RULES, *_watched("clusterzstackconnections")]
 CONNECTION_SECRET_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"]}]
 
 
+def lease_rules(name: str) -> list[dict[str, Any]]:
+    """The leader-election Role's rules: create any Lease, read and write one by name."""
+    group = "coordination.k8s.io"
+    return [
+        {"apiGroups": [group], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": [group],
+            "resources": ["leases"],
+            "resourceNames": [name],
+            "verbs": ["get", "update"],
+        },
+    ]
+
+
 def secret_rule(name: str) -> list[dict[str, Any]]:
     """The one rule of the credentials Role: the Secret ``name``, read and watched by name."""
     return [
@@ -58,10 +72,13 @@ def secret_rule(name: str) -> list[dict[str, Any]]:
 
 
 def render(
-    chart: helm_python.Chart, values: dict[str, Any] | None = None, release: str = "zstack-operator"
+    chart: helm_python.Chart,
+    values: dict[str, Any] | None = None,
+    release: str = "zstack-operator",
+    namespace: str = NS,
 ) -> Objects:
     """The rendered objects keyed by (kind, name, namespace)."""
-    manifests = chart.render(values, name=release, namespace=NS, is_install=True)
+    manifests = chart.render(values, name=release, namespace=namespace, is_install=True)
     objects: Objects = {}
     for template, text in manifests.items():
         if not template.endswith(".yaml"):

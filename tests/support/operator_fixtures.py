@@ -175,7 +175,11 @@ class OperatorProcess:
     proc: subprocess.Popen[bytes] | None = None
     history: list[str] = field(default_factory=list)
 
+    #: Where this run's lines start in the log: a restarted process's health address is its own.
+    log_offset: int = 0
+
     def start(self) -> None:
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=log)
         log.close()
@@ -207,7 +211,8 @@ class OperatorProcess:
         def logged() -> str | None:
             assert self.proc is not None
             assert self.proc.poll() is None, f"the operator exited:\n{self.logs()[-3000:]}"
-            found = _HEALTH_URL.findall(self.logs())
+            this_run = self.log_path.read_bytes()[self.log_offset :].decode(errors="replace")
+            found = _HEALTH_URL.findall(this_run)
             return str(found[-1]) if found else None
 
         return wait_until(logged, timeout=timeout, message="the operator logs its health address")
@@ -287,6 +292,11 @@ def operator_factory(
         """``kubeconfig`` runs it as another identity than admin (e.g. an RBAC-bound user);
         ``cluster_wide`` watches every namespace (and the cluster-scoped connections)."""
         scope = [] if cluster_wide else ["--namespace", namespace]
+        # Each process is its own install (its own Lease), like a pod of its own Deployment,
+        # and keeps its name across restart(), as a restarted container keeps the pod's: so it
+        # leads at once, again after a SIGKILL. test_ha.py passes a shared Lease instead.
+        number = len(started)
+        election = ["--lease-name", f"operator-{number}", "--identity", f"operator-{number}"]
         args = [
             sys.executable, "-m", "zstack_operator", "run",
             *scope,
@@ -295,6 +305,7 @@ def operator_factory(
             "--credentials-secret", f"{namespace}/{SECRET_NAME}",
             "--drift-interval", str(drift_interval),
             "--health-address", "127.0.0.1:0",
+            *election,
             *extra,
         ]  # fmt: skip
         full_env = {**os.environ, "KUBECONFIG": str(kubeconfig or kube.kubeconfig), **env}

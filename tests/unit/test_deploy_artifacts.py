@@ -92,9 +92,12 @@ def test_install_yaml_creates_dependencies_first() -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "Role",
+        "Role",
+        "RoleBinding",
         "RoleBinding",
         "Service",
         "Deployment",
+        "PodDisruptionBudget",
     ]
     assert [doc["metadata"]["name"] for doc in docs[1:4]] == [
         "modelservices.ai.zstack.io",
@@ -237,7 +240,9 @@ def test_image_runs_the_operator_as_a_number() -> None:
     dockerfile = _dockerfile()
     assert re.findall(r"^USER (.+)$", dockerfile, re.M) == ["65532:65532"]
     assert re.findall(r"^ENTRYPOINT (.+)$", dockerfile, re.M) == ['["zstack-operator", "run"]']
-    assert re.findall(r"^ARG PYTHON_IMAGE=(.+)$", dockerfile, re.M) == ["python:3.11-slim"]
+    assert re.findall(r"^ARG PYTHON_IMAGE=(.+)$", dockerfile, re.M) == [
+        "python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7"
+    ]
     assert len(re.findall(r"^FROM ", dockerfile, re.M)) == 2
 
 

@@ -18,9 +18,19 @@ from tests.support.helm_chart import (
     WATCH_RULES,
     container,
     env,
+    lease_rules,
     render,
     secret_rule,
 )
+
+#: What every default render passes for leader election (the Lease is the release's name).
+ELECTION_ENV = {
+    "POD_NAME": {"fieldRef": {"fieldPath": "metadata.name"}},
+    "POD_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+    "ZSTACK_OPERATOR_LEADER_ELECT": "true",
+    "ZSTACK_OPERATOR_LEASE_NAME": "zstack-operator",
+    "ZSTACK_OPERATOR_LEASE_DURATION": "15",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +57,16 @@ def test_default_render_is_exactly_the_cluster_wide_install(chart: helm_python.C
         ("ClusterRoleBinding", "zstack-operator", None),
         ("Role", "zstack-operator-credentials-reader", NS),
         ("RoleBinding", "zstack-operator-credentials-reader", NS),
+        ("Role", "zstack-operator-leader-election", NS),
+        ("RoleBinding", "zstack-operator-leader-election", NS),
         ("Service", "zstack-operator-metrics", NS),
         ("Deployment", "zstack-operator", NS),
+        ("PodDisruptionBudget", "zstack-operator", NS),
     }
     assert objects["ClusterRole", "zstack-operator", None]["rules"] == CLUSTER_RULES
+    assert objects["Role", "zstack-operator-leader-election", NS]["rules"] == lease_rules(
+        "zstack-operator"
+    )
     assert objects["ClusterRoleBinding", "zstack-operator", None]["subjects"] == [
         {"kind": "ServiceAccount", "name": "zstack-operator", "namespace": NS}
     ]
@@ -63,12 +79,38 @@ def test_default_render_is_exactly_the_cluster_wide_install(chart: helm_python.C
     }
 
 
-def test_deployment_is_one_restricted_replica(chart: helm_python.Chart) -> None:
+def test_deployment_is_two_restricted_replicas_that_roll(chart: helm_python.Chart) -> None:
     objects = render(chart)
     spec = objects["Deployment", "zstack-operator", NS]["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    # The new pod stands by (ready) before an old one goes; the old leader hands the Lease over.
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    selector = {
+        "app.kubernetes.io/name": "zstack-operator",
+        "app.kubernetes.io/instance": "zstack-operator",
+    }
+    assert objects["PodDisruptionBudget", "zstack-operator", NS]["apiVersion"] == "policy/v1"
+    assert objects["PodDisruptionBudget", "zstack-operator", NS]["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": selector},
+    }
     pod = spec["template"]["spec"]
+    assert pod["affinity"] == {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": selector},
+                    },
+                }
+            ]
+        }
+    }
     assert pod["serviceAccountName"] == "zstack-operator"
     assert pod["securityContext"] == {
         "runAsNonRoot": True,
@@ -105,7 +147,7 @@ def test_default_settings_reach_the_operator_as_environment(chart: helm_python.C
     objects = render(chart)
     assert "args" not in container(objects)
     assert env(objects) == {
-        "POD_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        **ELECTION_ENV,
         "ZSTACK_CREDENTIALS_SECRET": "$(POD_NAMESPACE)/zstack-operator-credentials",
         "ZSTACK_DRIFT_INTERVAL": "600",
         "ZSTACK_MAX_IN_FLIGHT": "16",
@@ -133,7 +175,7 @@ def test_every_setting_and_extra_args(chart: helm_python.Chart) -> None:
     assert operator["args"] == ["--log-level=WARNING"]
     assert operator["image"] == "registry.example/zso@sha256:" + "ab" * 32
     assert env(objects) == {
-        "POD_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        **ELECTION_ENV,
         "ZSTACK_ENDPOINT": "https://zstack.internal:8443",
         "ZSTACK_CREDENTIALS_SECRET": "$(POD_NAMESPACE)/zstack-operator-credentials",
         "ZSTACK_INSECURE_SKIP_TLS_VERIFY": "true",
@@ -163,7 +205,7 @@ def test_namespaced_mode_grants_nothing_cluster_wide(chart: helm_python.Chart) -
 def test_existing_service_account_and_no_rbac(chart: helm_python.Chart) -> None:
     values = {"serviceAccount": {"create": False, "name": "platform-sa"}, "rbac": {"create": False}}
     objects = render(chart, values)
-    assert {key[0] for key in objects} == {"Service", "Deployment"}
+    assert {key[0] for key in objects} == {"Service", "Deployment", "PodDisruptionBudget"}
     pod = objects["Deployment", "zstack-operator", NS]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "platform-sa"
 
@@ -185,3 +227,31 @@ def test_notes_warn_about_a_missing_endpoint(chart: helm_python.Chart) -> None:
     assert "WARNING" not in configured
     assert "create secret" not in configured
     assert "kubectl apply --server-side --force-conflicts -f <chart>/crds/" in configured
+
+
+def test_one_replica_without_election_is_recreated_and_has_no_budget(
+    chart: helm_python.Chart,
+) -> None:
+    objects = render(chart, {"replicaCount": 1, "leaderElection": {"enabled": False}})
+    spec = objects["Deployment", "zstack-operator", NS]["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    assert "affinity" not in spec["template"]["spec"]
+    assert not [key for key in objects if key[0] == "PodDisruptionBudget"]
+    assert not [key for key in objects if "leader-election" in key[1]]
+    assert env(objects)["ZSTACK_OPERATOR_LEADER_ELECT"] == "false"
+    assert "ZSTACK_OPERATOR_LEASE_NAME" not in env(objects)
+
+
+def test_several_replicas_need_leader_election(chart: helm_python.Chart) -> None:
+    with pytest.raises(helm_python.HelmRenderError, match="replicaCount > 1 needs leaderElection"):
+        render(chart, {"leaderElection": {"enabled": False}})
+
+
+def test_the_lease_is_named_after_the_release(chart: helm_python.Chart) -> None:
+    values = {"leaderElection": {"leaseDuration": 30}}
+    objects = render(chart, release="zso", values=values)
+    fullname = "zso-zstack-operator"
+    assert env(objects, fullname)["ZSTACK_OPERATOR_LEASE_NAME"] == fullname
+    assert env(objects, fullname)["ZSTACK_OPERATOR_LEASE_DURATION"] == "30"
+    assert objects["Role", f"{fullname}-leader-election", NS]["rules"] == lease_rules(fullname)

@@ -74,7 +74,7 @@ def test_created_secret_holds_only_the_given_login(
         ),
         ({"zstack": {"endpoint": "zstack:8080"}}, "/zstack/endpoint"),
         ({"operator": {"logLevel": "TRACE"}}, "/operator/logLevel"),
-        ({"replicaCount": 2}, "replicaCount"),
+        ({"replicaCount": 0}, "replicaCount"),
     ],
     ids=["half-a-login", "create-and-existing", "endpoint-without-scheme", "log-level", "replicas"],
 )

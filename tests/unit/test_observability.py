@@ -174,7 +174,9 @@ def test_the_rules_file_is_a_prometheus_rule() -> None:
         "ZStackModelServiceDeletionStuck",
         "ZStackModelServiceReconcileErrors",
         "ZStackRequestErrorRateHigh",
+        "ZStackOperatorLeadership",
     }
+    assert alerts["ZStackOperatorLeadership"]["expr"].endswith(") != 1")
     for name, rule in alerts.items():
         assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, name
         assert re.fullmatch(r"[A-Z][A-Za-z]+", name)

@@ -21,11 +21,38 @@ BASE = {"ZSTACK_ENDPOINT": "https://zstack:8443", "ZSTACK_CREDENTIALS_SECRET": "
 
 def test_environment_alone_is_enough_and_defaults_apply() -> None:
     s = load_settings(parse(), BASE)
-    assert s == Settings(endpoint="https://zstack:8443", credentials_secret=s.credentials_secret)
+    assert s == Settings(
+        endpoint="https://zstack:8443",
+        credentials_secret=s.credentials_secret,
+        lease_namespace="ops",
+    )
     assert str(s.credentials_secret) == "ops/zstack"
     assert s.cluster_wide
     assert s.verify is True
     assert (s.drift_interval, s.max_in_flight, s.log_format) == (600.0, 16, "text")
+
+
+def test_leader_election_is_on_with_the_pods_name_in_its_namespace() -> None:
+    s = load_settings(parse(), BASE)
+    assert (s.leader_elect, s.lease_namespace, s.lease_name, s.identity) == (
+        True,
+        "ops",
+        "zstack-operator",
+        "",
+    )
+    assert s.lease_duration == 15
+    pod = {**BASE, "POD_NAME": "zso-7d9-x2", "POD_NAMESPACE": "zstack-system"}
+    s = load_settings(parse(), pod)
+    assert (s.identity, s.lease_namespace) == ("zso-7d9-x2", "zstack-system")
+    flags = parse(
+        "--leader-elect=false", "--lease-name", "zso", "--identity", "a", "--lease-duration", "30"
+    )
+    s = load_settings(flags, pod)
+    assert (s.leader_elect, s.lease_name, s.identity, s.lease_duration) == (False, "zso", "a", 30)
+    with pytest.raises(ConfigError, match="lease duration must be at least 3"):
+        load_settings(parse("--lease-duration", "1"), BASE)
+    with pytest.raises(ConfigError, match="lease name must be a DNS subdomain name"):
+        load_settings(parse("--lease-name", "Not_A_Name"), BASE)
 
 
 def test_flags_win_and_namespaces_merge_without_duplicates() -> None:
