@@ -80,7 +80,7 @@ async def run(settings: Settings, operate: Operate) -> int:
                 return 0
             # A fresh Runtime a term: nothing a previous term knew (schedules, waiters, the
             # condition census) outlives its watches.
-            rt = Runtime(settings, health=health, kube=kube)
+            rt = Runtime(settings, health=health, kube=kube, stop=stop)
             if elector is None:
                 await operate(rt, stop)
                 return 0

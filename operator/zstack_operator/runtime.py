@@ -54,6 +54,8 @@ class Runtime:
     events: EventPoster | None = None
     index: Any = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: Set to stop this term's kopf (SIGTERM, or the Lease lost); lifecycle.run owns it.
+    stop: asyncio.Event | None = None
 
     def universe(self, connection: str) -> list[str]:
         """Every ZStack uuid the operator knows for a connection key (from the kopf index)."""
