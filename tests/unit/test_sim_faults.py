@@ -11,7 +11,9 @@ from zstack_operator.sim.faults import Counters, Fault, Faults
 
 
 def test_faults_start_from_the_config_and_show_as_camel_case() -> None:
-    faults = Faults.from_config(SimConfig(latency_ms=5, error_rate=0.5, job_duration_ms=7))
+    faults = Faults.from_config(
+        SimConfig(latency_ms=5, error_rate=0.5, job_duration_ms=7, deploy_duration_ms=9)
+    )
     assert faults.to_json() == {
         "latencyMs": 5,
         "errorRate": 0.5,
@@ -21,6 +23,8 @@ def test_faults_start_from_the_config_and_show_as_camel_case() -> None:
         "outage": False,
         "jobDurationMs": 7,
         "holdJobs": False,
+        "deployDurationMs": 9,
+        "deployFailRate": 0.0,
     }
 
 
@@ -38,6 +42,8 @@ def test_merge_changes_only_the_given_knobs() -> None:
         {"latencyMs": -1},
         {"outage": 1},
         {"holdJobs": "yes"},
+        {"deployFailRate": 2},
+        {"deployDurationMs": -5},
         {"bogus": 1},
         {"errorRate": True},
     ],

@@ -29,9 +29,9 @@ def service(state: State, name: str) -> ServiceRecord:
 
 def test_a_fresh_state_knows_the_seeded_uuids() -> None:
     state = State()
-    assert state.model_centers == {DEFAULT_MODEL_CENTER_UUID}
+    assert set(state.model_centers) == {DEFAULT_MODEL_CENTER_UUID}
     assert state.zones == {DEFAULT_ZONE_UUID}
-    assert state.models == set(DEFAULT_MODEL_UUIDS)
+    assert set(state.models) == set(DEFAULT_MODEL_UUIDS)
     assert not state.services
 
 
@@ -93,7 +93,7 @@ def test_reset_goes_back_to_the_seed_also_on_disk(tmp_path: Path) -> None:
     state.close()
     again = State(path)
     assert not again.services
-    assert again.model_centers == {DEFAULT_MODEL_CENTER_UUID}
+    assert set(again.model_centers) == {DEFAULT_MODEL_CENTER_UUID}
     again.close()
 
 

@@ -26,7 +26,15 @@ from .config import (
 )
 
 if TYPE_CHECKING:
-    from .admin_client import AccessKey, SimAccount, SimAdmin, SimCounters, SimJob, SimService
+    from .admin_client import (
+        AccessKey,
+        SimAccount,
+        SimAdmin,
+        SimCounters,
+        SimGroup,
+        SimJob,
+        SimService,
+    )
     from .server import Simulator, running_simulator
 
 _LAZY = {
@@ -34,6 +42,7 @@ _LAZY = {
     "SimAccount": "admin_client",
     "SimAdmin": "admin_client",
     "SimCounters": "admin_client",
+    "SimGroup": "admin_client",
     "SimJob": "admin_client",
     "SimService": "admin_client",
     "Simulator": "server",
@@ -51,6 +60,7 @@ __all__ = [
     "SimAdmin",
     "SimConfig",
     "SimCounters",
+    "SimGroup",
     "SimJob",
     "SimMode",
     "SimService",

@@ -5,8 +5,9 @@ normal accounts ``State`` keeps), creating accounts (CreateAccount, ``POST /_sim
 ``--tenant``), and the tenancy rules of ZSTACK-AI-LIFECYCLE.md section 8. The rules as ZStack's
 open code has them: only the built-in admin's *uuid* bypasses them (an account created with
 ``type=SystemAdmin`` is filtered like any other, ``IdentityZQLExtension``); a model service
-belongs to the account that created it; a resource without an owner record (zones, model
-centers, models, accounts) counts as the admin's. Used by the API modules and ``admin``.
+belongs to the account that created it, and so do models and instance groups; a resource
+without an owner record (zones, model centers, accounts) counts as the admin's. Used by the
+API modules and ``admin``.
 """
 
 from __future__ import annotations
@@ -119,23 +120,28 @@ def visible(caller: str, owner: str) -> bool:
 
 def check_service_owner(ctx: SimContext, caller: str, rec: ServiceRecord) -> None:
     """``ID.1002`` when a normal account acts on another account's model service."""
-    if visible(caller, rec.owner):
+    check_owner(ctx, caller, rec.uuid, rec.owner, SERVICE_VO)
+
+
+def check_owner(ctx: SimContext, caller: str, uuid: str, owner_uuid: str, vo_type: str) -> None:
+    """``ID.1002`` when a normal account acts on another account's resource."""
+    if visible(caller, owner_uuid):
         return
-    owner = by_uuid(ctx, rec.owner)
-    raise operation_denied(rec.uuid, SERVICE_VO, owner.name if owner else "", rec.owner, caller)
+    owner = by_uuid(ctx, owner_uuid)
+    raise operation_denied(uuid, vo_type, owner.name if owner else "", owner_uuid, caller)
 
 
 def resource_owner(ctx: SimContext, uuid: str, field: str) -> str:
     """The owner of any resource a tag may name; ``SYS.1003`` (``ResourceVO``) if unknown.
 
-    Only model services have owner records; every other known resource counts as the
-    admin's, as ZStack treats a resource without an ``AccountResourceRefVO`` row.
+    Model services, models and instance groups have owner records; every other known
+    resource counts as the admin's, as ZStack treats a resource without an
+    ``AccountResourceRefVO`` row.
     """
-    service = ctx.state.services.get(uuid)
-    if service is not None:
-        return service.owner
     state = ctx.state
-    known = (state.zones, state.model_centers, state.models)
-    if any(uuid in s for s in known) or by_uuid(ctx, uuid) is not None:
+    owned = state.services.get(uuid) or state.ai.models.get(uuid) or state.ai.groups.get(uuid)
+    if owned is not None:
+        return owned.owner
+    if uuid in state.zones or uuid in state.ai.centers or by_uuid(ctx, uuid) is not None:
         return ADMIN_ACCOUNT_UUID
     raise not_found(field, uuid, "ResourceVO")

@@ -3,8 +3,10 @@
 Routes: ``GET /_sim/counters``, ``POST /_sim/counters/reset``, ``GET|PUT /_sim/faults``,
 ``POST /_sim/sessions/expire``, ``GET /_sim/jobs``, ``POST /_sim/jobs/release``,
 ``GET|POST /_sim/accounts``, ``POST /_sim/access-keys``, ``POST /_sim/tag-patterns``,
-``GET /_sim/services``,
-``POST /_sim/model-centers``, ``POST /_sim/models`` and ``POST /_sim/reset``. Their typed
+``GET /_sim/services``, ``GET /_sim/instance-groups``,
+``POST /_sim/model-centers``, ``POST /_sim/models`` (real records with default fields, as the
+APIs would make them) and ``POST /_sim/reset``; also the deployed instances' endpoints
+(``endpoints``). Their typed
 client, ``SimAdmin``, lives in ``admin_client`` and is re-exported here. Mounted by
 ``app.build_app``.
 """
@@ -20,8 +22,9 @@ from typing import Any
 from aiohttp import web
 
 from ..zstack.models import UUID32_PATTERN
-from . import accounts
-from .admin_client import AccessKey, SimAccount, SimAdmin, SimCounters, SimJob, SimService
+from . import accounts, endpoints
+from .admin_client import AccessKey, SimAccount, SimAdmin, SimCounters, SimGroup, SimJob, SimService
+from .ai_inventory import group_status
 from .errorcodes import ApiError
 from .faults import Faults
 from .runtime import CONTEXT_KEY
@@ -33,6 +36,7 @@ __all__ = [
     "SimAccount",
     "SimAdmin",
     "SimCounters",
+    "SimGroup",
     "SimJob",
     "SimService",
     "add_routes",
@@ -188,6 +192,27 @@ async def services(request: web.Request) -> web.Response:
     )
 
 
+async def instance_groups(request: web.Request) -> web.Response:
+    """GET /_sim/instance-groups: every deployment with its owner and status, whoever owns it."""
+    state = request.app[CONTEXT_KEY].state
+    now = time.time()
+    return _ok(
+        {
+            "groups": [
+                {
+                    "uuid": rec.uuid,
+                    "name": rec.fields.get("name"),
+                    "ownerAccountUuid": rec.owner,
+                    "modelServiceUuid": rec.model_service_uuid,
+                    "status": group_status(rec, now)[0],
+                    "instanceUuids": [i["uuid"] for i in rec.instances],
+                }
+                for rec in state.ai.groups.values()
+            ]
+        }
+    )
+
+
 async def _add_uuid(request: web.Request, kind: str) -> web.Response:
     try:
         body = await _json(request)
@@ -201,12 +226,20 @@ async def _add_uuid(request: web.Request, kind: str) -> web.Response:
 
 
 async def model_centers(request: web.Request) -> web.Response:
-    """POST /_sim/model-centers ``{"uuid"?}``: a model center AddModelService may name."""
+    """POST /_sim/model-centers ``{"uuid"?}``: a model center with default fields.
+
+    The same record AddModelCenter makes (QueryModelCenter shows it), without a job; an
+    existing uuid is left as it is.
+    """
     return await _add_uuid(request, "center")
 
 
 async def models(request: web.Request) -> web.Response:
-    """POST /_sim/models ``{"uuid"?}``: a model that can be bound to services."""
+    """POST /_sim/models ``{"uuid"?}``: a model of the admin's in the default center.
+
+    The same record AddModel makes (QueryModel shows it to the admin), with default fields and
+    without a job; an existing uuid is left as it is.
+    """
     return await _add_uuid(request, "model")
 
 
@@ -241,4 +274,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/_sim/services", services)
     app.router.add_post("/_sim/model-centers", model_centers)
     app.router.add_post("/_sim/models", models)
+    app.router.add_get("/_sim/instance-groups", instance_groups)
     app.router.add_post("/_sim/reset", reset)
+    endpoints.add_routes(app)

@@ -1,8 +1,9 @@
 """The typed async client of the simulator's ``/_sim`` admin API, and what it returns.
 
 Owned here: ``SimAdmin`` (httpx) and the snapshots it hands out (``SimCounters``, ``SimJob``,
-``AccessKey``, ``SimAccount``, ``SimService``). Tests, benchmarks and the demo use it; the routes
-themselves are ``admin``. Secrets (AccessKey secrets, passwords) stay out of every ``repr``.
+``AccessKey``, ``SimAccount``, ``SimService``, ``SimGroup``). Tests, benchmarks and the demo
+use it; the routes themselves are ``admin``. Secrets (AccessKey secrets, passwords) stay out
+of every ``repr``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,18 @@ class SimService:
     version: str
 
 
+@dataclass(frozen=True)
+class SimGroup:
+    """One entry of ``GET /_sim/instance-groups``: a deployment, its owner and its status."""
+
+    uuid: str
+    name: str | None
+    owner_account_uuid: str
+    model_service_uuid: str | None
+    status: str
+    instance_uuids: tuple[str, ...]
+
+
 class SimAdmin:
     """Async client of a simulator's ``/_sim`` admin API."""
 
@@ -135,6 +148,8 @@ class SimAdmin:
         outage: bool | None = None,
         job_duration_ms: float | None = None,
         hold_jobs: bool | None = None,
+        deploy_duration_ms: float | None = None,
+        deploy_fail_rate: float | None = None,
     ) -> dict[str, Any]:
         """Change the given knobs only; returns every knob after the change."""
         given = {
@@ -146,6 +161,8 @@ class SimAdmin:
             "outage": outage,
             "jobDurationMs": job_duration_ms,
             "holdJobs": hold_jobs,
+            "deployDurationMs": deploy_duration_ms,
+            "deployFailRate": deploy_fail_rate,
         }
         result: dict[str, Any] = await self._call(
             "PUT", "/faults", {k: v for k, v in given.items() if v is not None}
@@ -200,6 +217,21 @@ class SimAdmin:
         return [
             SimService(s["uuid"], s.get("name"), s["ownerAccountUuid"], s["version"])
             for s in doc["services"]
+        ]
+
+    async def instance_groups(self) -> list[SimGroup]:
+        """Every deployment (model service instance group), whichever account owns it."""
+        doc = await self._call("GET", "/instance-groups")
+        return [
+            SimGroup(
+                g["uuid"],
+                g.get("name"),
+                g["ownerAccountUuid"],
+                g.get("modelServiceUuid"),
+                g["status"],
+                tuple(g["instanceUuids"]),
+            )
+            for g in doc["groups"]
         ]
 
     async def add_model_center(self, uuid: str | None = None) -> str:

@@ -5,7 +5,9 @@ Every request outside ``/_sim`` comes through ``handle``: it is routed like ZSta
 per API and outcome, delayed by the configured latency and possibly refused by an injected fault
 (connection reset, 429 with ``Retry-After``, 503 ``SYS.1000``, or an outage that drops every
 connection) before the handler (``services_api``, ``identity_api``, ``accounts_api``,
-``tags_api``, ``mn_api``) runs. ``build_app`` also
+``tags_api``, ``mn_api``, and the AI lifecycle's ``centers_api``, ``models_api``,
+``deploy_api``) runs. A URL several APIs share (``PUT /v1/ai/model-services/{uuid}``:
+UpdateModelService and DeployModelService) is routed by the body's key. ``build_app`` also
 mounts the admin routes (``admin``) and raises aiohttp's header limits so a 1000-uuid
 ``q=uuid?=...`` request line (about 33 KB) is accepted. Built by ``server``.
 """
@@ -13,6 +15,8 @@ mounts the admin routes (``admin``) and raises aiohttp's header limits so a 1000
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import socket
 import struct
@@ -21,7 +25,17 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import accounts_api, admin, identity_api, mn_api, services_api, tags_api
+from . import (
+    accounts_api,
+    admin,
+    centers_api,
+    deploy_api,
+    identity_api,
+    mn_api,
+    models_api,
+    services_api,
+    tags_api,
+)
 from .config import CONTEXT_PATH
 from .errorcodes import ApiError, RestError, error_body, error_code
 from .faults import Fault
@@ -53,6 +67,12 @@ class Route:
 
     pattern: tuple[str, ...]
     methods: Mapping[str, tuple[str, Handler]]
+    #: Methods whose URL several APIs share, told apart by the body key
+    #: (``RestServer#handleNonUniqueApi``): the first key the body has wins; with none of
+    #: them, ``methods`` answers (and refuses the body).
+    by_body: Mapping[str, Mapping[str, tuple[str, Handler]]] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 _SERVICE = ("v1", "ai", "model-services")
@@ -104,6 +124,53 @@ ROUTES: tuple[Route, ...] = (
             "PUT": ("UpdateModelService", services_api.update_model_service),
             "DELETE": ("DeleteModelService", services_api.delete_model_service),
         },
+        by_body={
+            "PUT": {
+                "updateModelService": ("UpdateModelService", services_api.update_model_service),
+                "deployModelService": ("DeployModelService", deploy_api.deploy_model_service),
+            }
+        },
+    ),
+    # The SDK's query path ends in "/" (a literal empty segment); without it: 404.
+    Route(
+        (*_SERVICE, "instances", "groups", ""),
+        {"GET": ("QueryModelServiceInstanceGroup", deploy_api.query_groups)},
+    ),
+    Route(
+        (*_SERVICE, "instances", "groups", "{uuid}"),
+        {"DELETE": ("DeleteModelServiceInstanceGroup", deploy_api.delete_group)},
+    ),
+    Route(
+        ("v1", "model-service-instance-groups", "{uuid}"),
+        {"PUT": ("UpdateModelServiceInstanceGroup", deploy_api.update_group)},
+    ),
+    Route(
+        ("v1", "ai", "model-centers"),
+        {
+            "POST": ("AddModelCenter", centers_api.add_model_center),
+            "GET": ("QueryModelCenter", centers_api.query_model_centers),
+        },
+    ),
+    Route(
+        ("v1", "ai", "model-centers", "{uuid}"),
+        {
+            "PUT": ("UpdateModelCenter", centers_api.update_model_center),
+            "DELETE": ("DeleteModelCenter", centers_api.delete_model_center),
+        },
+    ),
+    Route(
+        ("v1", "ai", "models"),
+        {
+            "POST": ("AddModel", models_api.add_model),
+            "GET": ("QueryModel", models_api.query_models),
+        },
+    ),
+    Route(
+        ("v1", "ai", "models", "{uuid}"),
+        {
+            "PUT": ("UpdateModel", models_api.update_model),
+            "DELETE": ("DeleteModel", models_api.delete_model),
+        },
     ),
     Route(
         ("v1", "ai", "models", "{modelUuid}", "model-services", "{modelServiceUuid}"),
@@ -141,6 +208,7 @@ class _Target:
     handler: Handler | None = None
     variables: Mapping[str, str] | None = None
     refusal: RestError | None = None
+    choices: Mapping[str, tuple[str, Handler]] | None = None
 
 
 def _resolve(full_path: str, method: str) -> _Target:
@@ -153,7 +221,7 @@ def _resolve(full_path: str, method: str) -> _Target:
     route, variables = found
     if method in route.methods:
         api, handler = route.methods[method]
-        return _Target(api, path, handler, variables)
+        return _Target(api, path, handler, variables, choices=route.by_body.get(method))
     names = {api for api, _ in route.methods.values()}
     api = names.pop() if len(names) == 1 else "Unknown"
     if api == "QueryApiJob":
@@ -161,6 +229,21 @@ def _resolve(full_path: str, method: str) -> _Target:
     else:
         text = f"The method[{method}] is not allowed for the path[{full_path}]"
     return _Target(api, path, refusal=RestError(405, text))
+
+
+def _chosen(target: _Target, req: ApiRequest | web.HTTPException | None) -> _Target:
+    """The API a shared URL's body names (its first known key); the default without one."""
+    if not target.choices or not isinstance(req, ApiRequest):
+        return target
+    try:
+        body = json.loads(req.raw_body)
+    except ValueError:  # the default handler answers what the REST layer says to that
+        return target
+    if isinstance(body, dict):
+        for key, (api, handler) in target.choices.items():
+            if key in body:
+                return dataclasses.replace(target, api=api, handler=handler)
+    return target
 
 
 def _abort(request: web.Request) -> None:
@@ -195,6 +278,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
             req = await _read(request, target)
         except OSError:  # the client went away while sending: nothing to answer
             return web.Response()
+        target = _chosen(target, req)
         if faults.latency_ms > 0:
             await asyncio.sleep(faults.latency_ms / 1000)
         fault = faults.roll(ctx.rng)

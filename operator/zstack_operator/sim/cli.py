@@ -84,6 +84,25 @@ def register(subparsers: Any) -> None:
         help="how long an accepted job runs before its change is applied (%(default)s)",
     )
     p.add_argument(
+        "--deploy-duration-ms",
+        type=_non_negative,
+        default=defaults.deploy_duration_ms,
+        help="how long a deployment takes after its DeployModelService job to be Running "
+        "(%(default)s)",
+    )
+    p.add_argument(
+        "--deploy-fail-rate",
+        type=_rate,
+        default=defaults.deploy_fail_rate,
+        help="share of deployments that end Failed instead of Running (%(default)s)",
+    )
+    p.add_argument(
+        "--instances-per-group",
+        type=int,
+        default=defaults.instances_per_group,
+        help="instances each deployment gets (%(default)s)",
+    )
+    p.add_argument(
         "--session-timeout",
         type=_non_negative,
         default=defaults.session_timeout,
@@ -168,6 +187,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         mode=SimMode(args.mode),
         latency_ms=args.latency_ms,
         job_duration_ms=args.job_duration_ms,
+        deploy_duration_ms=args.deploy_duration_ms,
+        deploy_fail_rate=args.deploy_fail_rate,
+        instances_per_group=args.instances_per_group,
         session_timeout=args.session_timeout,
         account=args.account,
         password=args.password,

@@ -53,6 +53,12 @@ class SimConfig:
     latency_ms: float = 0.0
     #: How long an accepted asynchronous job runs before its mutation is applied.
     job_duration_ms: float = 100.0
+    #: How long a deployment (DeployModelService) takes after its job to reach Running.
+    deploy_duration_ms: float = 200.0
+    #: Share of deployments that end ``Failed`` instead of ``Running``.
+    deploy_fail_rate: float = 0.0
+    #: Instances each deployment (model service instance group) gets.
+    instances_per_group: int = 1
     #: ``identity.session.timeout``: every authenticated call extends a session by this much.
     session_timeout: float = 7200.0
     #: Login of the built-in admin (uuid ``ADMIN_ACCOUNT_UUID``).

@@ -1,7 +1,8 @@
 """Fault injection and traffic counters of the simulator.
 
 Owned here: ``Faults`` (the runtime knobs ``PUT /_sim/faults`` changes: latency, error, reset and
-throttle rates, outage, job duration, holding jobs) with the dice that pick a fault for one
+throttle rates, outage, job duration, holding jobs, how long deployments take and how many
+fail) with the dice that pick a fault for one
 request, and ``Counters`` (requests per API and outcome, create requests and creations per
 resource uuid, in-flight and peak in-flight requests, logins). ``app`` applies both to every
 ``/zstack/v1`` request; ``admin`` exposes them; ``jobs`` reads the job knobs.
@@ -28,8 +29,10 @@ _FAULT_KEYS = {
     "outage": "outage",
     "jobDurationMs": "job_duration_ms",
     "holdJobs": "hold_jobs",
+    "deployDurationMs": "deploy_duration_ms",
+    "deployFailRate": "deploy_fail_rate",
 }
-_RATES = frozenset({"error_rate", "reset_rate", "throttle_rate"})
+_RATES = frozenset({"error_rate", "reset_rate", "throttle_rate", "deploy_fail_rate"})
 _FLAGS = frozenset({"outage", "hold_jobs"})
 
 
@@ -54,6 +57,10 @@ class Faults:
     outage: bool = False
     job_duration_ms: float = 100.0
     hold_jobs: bool = False
+    #: How long a new deployment takes from its Deploy job's end to Running (or Failed).
+    deploy_duration_ms: float = 200.0
+    #: Share of deployments that end Failed instead of Running (decided when each starts).
+    deploy_fail_rate: float = 0.0
 
     @classmethod
     def from_config(cls, config: SimConfig) -> Faults:
@@ -65,6 +72,8 @@ class Faults:
             throttle_rate=config.throttle_rate,
             retry_after=config.retry_after,
             job_duration_ms=config.job_duration_ms,
+            deploy_duration_ms=config.deploy_duration_ms,
+            deploy_fail_rate=config.deploy_fail_rate,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -20,6 +20,20 @@ MODEL_SERVICE_NESTED: Mapping[str, str] = {
     "modelServiceRefs": f"{_AI}.ModelServiceRefInventory",
     "modelServiceImages": f"{_AI}.ModelServiceImageInventory",
 }
+MODEL_CENTER_CLASS = f"{_AI}.ModelCenterInventory"
+MODEL_CLASS = f"{_AI}.ModelInventory"
+GROUP_CLASS = f"{_AI}.ModelServiceInstanceGroupInventory"
+MODEL_NESTED: Mapping[str, str] = {"modelServiceRefs": f"{_AI}.ModelServiceRefInventory"}
+GROUP_NESTED: Mapping[str, str] = {
+    "instances": f"{_AI}.ModelServiceInstanceInventory",
+    "datasetRefInventories": f"{_AI}.ModelServiceGroupDatasetRefInventory",
+}
+#: The nested classes of each inventory class that has list-of-object fields.
+NESTED_OF: Mapping[str, Mapping[str, str]] = {
+    MODEL_SERVICE_CLASS: MODEL_SERVICE_NESTED,
+    MODEL_CLASS: MODEL_NESTED,
+    GROUP_CLASS: GROUP_NESTED,
+}
 ACCOUNT_CLASS = "org.zstack.header.identity.AccountInventory"
 SESSION_CLASS = "org.zstack.header.identity.SessionInventory"
 USER_TAG_CLASS = "org.zstack.header.tag.UserTagInventory"
@@ -32,6 +46,12 @@ RESULT_CLASSES: Mapping[str, str] = {
     "RenewSession": SESSION_CLASS,
     "CreateAccount": ACCOUNT_CLASS,
     "CreateUserTag": USER_TAG_CLASS,
+    "AddModelCenter": MODEL_CENTER_CLASS,
+    "UpdateModelCenter": MODEL_CENTER_CLASS,
+    "AddModel": MODEL_CLASS,
+    "UpdateModel": MODEL_CLASS,
+    "DeployModelService": GROUP_CLASS,
+    "UpdateModelServiceInstanceGroup": GROUP_CLASS,
 }
 
 
@@ -60,5 +80,4 @@ def result_schema(api: str, body: Mapping[str, Any]) -> dict[str, str]:
     cls = RESULT_CLASSES.get(api)
     if not isinstance(inventory, Mapping) or cls is None:
         return {}
-    nested = MODEL_SERVICE_NESTED if cls == MODEL_SERVICE_CLASS else {}
-    return _one("inventory", inventory, cls, nested)
+    return _one("inventory", inventory, cls, NESTED_OF.get(cls, {}))

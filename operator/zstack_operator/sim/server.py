@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import accounts, accounts_api, identity_api, services_ops, tags_api
+from . import accounts, accounts_api, deploy_ops, identity_api, models_ops, services_ops, tags_api
 from .admin import SimAdmin
 from .app import build_app
 from .config import SimConfig
@@ -66,6 +66,8 @@ def build_context(config: SimConfig) -> SimContext:
     jobs = JobManager(state, faults, config.job_ttl)
     ctx = SimContext(config, state, faults, Counters(), jobs, random.Random(config.seed))
     services_ops.register(ctx)
+    models_ops.register(ctx)
+    deploy_ops.register(ctx)
     identity_api.register(ctx)
     accounts_api.register(ctx)
     tags_api.register(ctx)

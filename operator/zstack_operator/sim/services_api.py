@@ -42,7 +42,7 @@ from .tags_api import check_tag_uuids, tag_lookup
 from .validate import check, coerce
 
 
-def _tags(body: dict[str, Any], param: dict[str, Any]) -> dict[str, list[str]]:
+def create_tags(body: dict[str, Any], param: dict[str, Any]) -> dict[str, list[str]]:
     """systemTags/userTags: top level of the body (REST server) or inside the param (Java SDK)."""
     out: dict[str, list[str]] = {}
     for key in ("systemTags", "userTags"):
@@ -74,7 +74,7 @@ async def add_model_service(ctx: SimContext, req: ApiRequest) -> web.Response:
     cred = credential(ctx, req)
     param = req.param(body, "param")
     values = coerce(param, ctx.profile.add_fields)
-    tags = _tags(body, param)
+    tags = create_tags(body, param)
     if isinstance(values.get("resourceUuid"), str):
         ctx.counters.create_requests[values["resourceUuid"]] += 1
 

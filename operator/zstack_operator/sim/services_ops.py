@@ -2,7 +2,8 @@
 
 Each executor takes the payload the API pipeline accepted (``services_api``) and applies it to
 ``State``, returning the API result ZStack would send: ``{"inventory": ...}`` for create,
-update, bind and unbind (ZSTACK-API.md section 10 row 7), ``{}`` for delete. What a new service
+update, bind and unbind (ZSTACK-API.md section 10 row 7), ``{}`` for delete (refused in
+``Permissive`` mode while instance groups of the service exist). What a new service
 reports for omitted fields, and which fields it keeps, is the simulated release's
 (``profiles``). The world may have changed while the job ran, so the
 executors check again what they depend on (a service deleted meanwhile is ``SYS.1003``).
@@ -15,8 +16,9 @@ import functools
 import time
 from typing import Any
 
+from ..zstack.models import DeleteMode
 from .config import ADMIN_ACCOUNT_UUID
-from .errorcodes import already_exists, not_found
+from .errorcodes import already_exists, failure, not_found
 from .inventory import service_inventory
 from .records import SERVICE_VO
 from .runtime import SimContext
@@ -96,8 +98,25 @@ def update(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any
 
 
 def delete(ctx: SimContext, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """DeleteModelService: gone (its model bindings with it); a missing service is success."""
-    ctx.state.delete_service(payload["uuid"])
+    """DeleteModelService: gone (its model bindings with it); a missing service is success.
+
+    While instance groups deployed from it exist, a ``Permissive`` delete is refused
+    (``SYS.1006``); an ``Enforcing`` one leaves them running without a service
+    (``modelServiceUuid`` ON DELETE SET NULL).
+    """
+    uuid = payload["uuid"]
+    groups = ctx.state.ai.groups_of_service(uuid)
+    if groups and payload.get("deleteMode") != DeleteMode.ENFORCING.value:
+        raise failure(
+            "SYS.1006",
+            f"cannot delete the model service[uuid:{uuid}]: it has {len(groups)} model service "
+            f"instance group(s) [{', '.join(g.uuid for g in groups)}]; delete them first or use "
+            "deleteMode=Enforcing",
+        )
+    for group in groups:
+        group.model_service_uuid = None
+        ctx.state.ai.save_group(group)
+    ctx.state.delete_service(uuid)
     return 200, {}
 
 

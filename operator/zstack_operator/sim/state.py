@@ -1,5 +1,8 @@
 """The simulator's in-memory world: services, accounts, tags, tag patterns, sessions, keys, jobs.
 
+Model centers, models and instance groups live in ``state.ai`` (``ai_state``), which shares
+this state's file and creation numbers.
+
 Owned here: ``State``, the single place that changes the records of ``records`` and writes each
 change through to SQLite when a state file is configured (``persist``). Request handlers
 (``services_api``, ``identity_api``, ``accounts_api``, ``tags_api``), job execution (``jobs``,
@@ -17,6 +20,8 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
+from .ai_records import ModelCenterRecord, ModelRecord
+from .ai_state import AiWorld
 from .config import (
     ADMIN_ACCOUNT_UUID,
     DEFAULT_MODEL_CENTER_UUID,
@@ -62,8 +67,8 @@ class State:
     def __init__(self, state_file: Path | None = None) -> None:
         self._db = SqliteStore(state_file) if state_file else None
         self.services: dict[str, ServiceRecord] = {}
-        self.model_centers: set[str] = set()
-        self.models: set[str] = set()
+        #: Model centers, models and instance groups (``ai_state``).
+        self.ai = AiWorld(self._db, self.next_seq, self._drop_tags)
         self.zones: set[str] = set()
         #: Normal accounts by uuid (the built-in admin comes from ``SimConfig``).
         self.accounts: dict[str, AccountRecord] = {}
@@ -103,10 +108,10 @@ class State:
             self.jobs[job.uuid] = job
             if job.running and job.claim:
                 self.claims[job.claim] = job.uuid
+        self.ai.load()
         for key, doc in self._db.load("uuid"):
-            {"zone": self.zones, "center": self.model_centers, "model": self.models}[
-                doc["type"]
-            ].add(key)
+            # State files from before model centers and models were records name them here.
+            self.add_uuid(doc["type"], key)
         for key, doc in self._db.load("access_key"):
             self.access_keys[key] = doc["secret"]
             # Keys from before accounts existed were the admin's.
@@ -116,7 +121,7 @@ class State:
         self.accounts = dict(sorted(self.accounts.items(), key=lambda kv: kv[1].create_date))
         self.jobs = dict(sorted(self.jobs.items(), key=lambda kv: kv[1].seq))
         seqs = [s.seq for s in self.services.values()] + [j.seq for j in self.jobs.values()]
-        self._seq = max([0, *seqs, *(t.seq for t in self.tags.values())])
+        self._seq = max([0, *seqs, *(t.seq for t in self.tags.values()), self.ai.max_seq()])
         log.info(
             "loaded %d model services, %d accounts, %d tags and %d jobs",
             len(self.services),
@@ -151,8 +156,7 @@ class State:
             self.claims,
         ):
             table.clear()
-        self.model_centers.clear()
-        self.models.clear()
+        self.ai.clear()
         self.zones.clear()
         self._seq = 0
         if self._db is not None:
@@ -177,10 +181,25 @@ class State:
         if self._db is not None:
             self._db.delete(kind, key)
 
+    @property
+    def model_centers(self) -> dict[str, ModelCenterRecord]:
+        """Model centers by uuid (``ai.centers``)."""
+        return self.ai.centers
+
+    @property
+    def models(self) -> dict[str, ModelRecord]:
+        """Models by uuid (``ai.models``)."""
+        return self.ai.models
+
     def add_uuid(self, kind: str, value: str) -> None:
-        """Make a zone, model center or model uuid known."""
-        {"zone": self.zones, "center": self.model_centers, "model": self.models}[kind].add(value)
-        self._put("uuid", value, {"type": kind})
+        """Make a zone, model center or model uuid known (centers and models get defaults)."""
+        if kind == "center":
+            self.ai.add_default_center(value)
+        elif kind == "model":
+            self.ai.add_default_model(value)
+        else:
+            self.zones.add(value)
+            self._put("uuid", value, {"type": kind})
 
     def save_service(self, rec: ServiceRecord) -> None:
         """Store a new or changed model service."""
@@ -192,9 +211,12 @@ class State:
         if self.services.pop(uuid, None) is None:
             return False
         self._delete("service", uuid)
-        for tag_uuid in list(self._tags_by_resource.get(uuid, ())):
-            self.delete_tag(tag_uuid)
+        self._drop_tags(uuid)
         return True
+
+    def _drop_tags(self, resource_uuid: str) -> None:
+        for tag_uuid in list(self._tags_by_resource.get(resource_uuid, ())):
+            self.delete_tag(tag_uuid)
 
     def save_account(self, rec: AccountRecord) -> None:
         """Store a new or changed normal account."""

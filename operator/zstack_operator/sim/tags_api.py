@@ -89,8 +89,10 @@ def _store(ctx: SimContext, resource_uuid: str, resource_type: str, tag: str) ->
     return rec
 
 
-def add_user_tags(ctx: SimContext, resource_uuid: str, tags: Iterable[str]) -> None:
-    """Store a create message's ``userTags`` on the new model service.
+def add_user_tags(
+    ctx: SimContext, resource_uuid: str, tags: Iterable[str], resource_type: str = SERVICE_VO
+) -> None:
+    """Store a create message's ``userTags`` on the new resource (a model service by default).
 
     What ``TagManager.createTagsFromAPICreateMessage`` does; whether the closed AI module calls
     it is unknown (6.3), the simulator does. Blank entries are skipped and repeats stored once,
@@ -98,20 +100,20 @@ def add_user_tags(ctx: SimContext, resource_uuid: str, tags: Iterable[str]) -> N
     """
     for tag in dict.fromkeys(t.strip() for t in tags):
         if tag and not any(r.tag == tag for r in ctx.state.tags_on(resource_uuid)):
-            _store(ctx, resource_uuid, SERVICE_VO, tag)
+            _store(ctx, resource_uuid, resource_type, tag)
 
 
 def tag_lookup(ctx: SimContext) -> TagLookup:
     """What ``__userTag__`` and ``__systemTag__`` conditions are evaluated against.
 
-    User tags are the stored ones; system tags are what AddModelService was sent.
+    User tags are the stored ones; system tags are what AddModelService or AddModel was sent.
     """
 
     def lookup(name: str, uuid: str) -> Iterable[str]:
         if name == "__userTag__":
             return [rec.tag for rec in ctx.state.tags_on(uuid)]
-        service = ctx.state.services.get(uuid)
-        return service.extra.get("systemTags", []) if service is not None else []
+        created = ctx.state.services.get(uuid) or ctx.state.ai.models.get(uuid)
+        return created.extra.get("systemTags", []) if created is not None else []
 
     return lookup
 

@@ -45,14 +45,18 @@ from .errorcodes import (
     invalid_resource_uuid,
     invalid_value,
     mandatory,
+    too_long,
 )
 from .errorcodes import out_of_range as range_error
 
 _INT_LIMITS = {32: 2**31 - 1, 64: 2**63 - 1}
 #: Java ``Long`` fields; every other integer field is an ``Integer``.
-_LONG_FIELDS = frozenset({"requestMemory", "duration"})
-#: Business minimums the simulator enforces (the real checks are closed source).
-MINIMUMS: Mapping[str, int] = {"requestCpu": 1, "requestMemory": 1}
+_LONG_FIELDS = frozenset(
+    {"requestMemory", "duration", "size", "memorySize", "requestMemorySize", "rootDiskSize"}
+)
+#: Business minimums the simulator enforces (the real checks are closed source), and
+#: DeployModelService's declared ``gpuCount`` range (newer releases).
+MINIMUMS: Mapping[str, int] = {"requestCpu": 1, "requestMemory": 1, "gpuCount": 1}
 _ARCH_VALUES = tuple(a.value for a in CpuArchitecture)
 #: What ``String.trim`` removes: every character up to U+0020, not Unicode spaces.
 _JAVA_WHITESPACE = "".join(chr(c) for c in range(0x21))
@@ -281,3 +285,11 @@ def _check_images(images: list[dict[str, Any]]) -> None:
                 f"duplicate cpuArchitecture[{arch}] in architectureImages of message[{VALIDATOR}]",
             )
         seen.add(arch)
+
+
+def check_lengths(values: Mapping[str, Any], limits: Mapping[str, int]) -> None:
+    """``maxLength`` of String fields (``SYS.1007``), on the trimmed values ``check`` returns."""
+    for name, limit in limits.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise too_long(name, limit, value)

@@ -5,6 +5,7 @@ so it can be reused by the simulator, the benchmark and other tools. The names b
 public API; ``docs/client.md`` shows how to use them.
 """
 
+from .ai import AiApi
 from .batch import BatchReader
 from .client import QueryResult, ZStackClient
 from .credentials import AccessKeyCredentials, AccountCredentials, Credentials
@@ -26,6 +27,7 @@ from .transport import RequestObserver
 __all__ = [
     "AccessKeyCredentials",
     "AccountCredentials",
+    "AiApi",
     "BatchReader",
     "Credentials",
     "DuplicateJobError",

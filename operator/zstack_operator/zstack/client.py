@@ -1,7 +1,8 @@
 """``ZStackClient``: the typed, async model-service API of one ZStack endpoint.
 
 Owned here: the public operations (add, get, query, batch get, update, delete, bind, unbind,
-resume a job; the tenancy calls of ``zstack.tenancy``: version, current account, user tags)
+resume a job; the tenancy calls of ``zstack.tenancy``: version, current account, user tags;
+the AI lifecycle calls of ``zstack.ai`` as ``client.ai``)
 and their exact request envelopes (ZSTACK-API.md 2.1 and 3.1): ``{"param": ...}``
 plus top-level ``systemTags``/``userTags`` for AddModelService, ``{"updateModelService": ...}``
 with only the given fields, ``{"param": {}}`` for bind, query strings for GET and DELETE.
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from . import tenancy
+from .ai import AiApi
 from .auth import AccessKeyAuth, Authenticator, SessionAuth
 from .credentials import AccessKeyCredentials, AccountCredentials, Credentials
 from .dispatch import Call, Dispatcher
@@ -117,6 +119,9 @@ class ZStackClient:
             self._transport, auth, retry or RetryPolicy(), self._node_time
         )
         self._jobs = JobRunner(self._dispatcher, poll or PollPolicy())
+        #: Model centers, models and deployments (``zstack.ai``), sharing this client's
+        #: session, retries, job polling and in-flight cap.
+        self.ai = AiApi(self._dispatcher, self._jobs)
 
     @property
     def endpoint(self) -> str:
