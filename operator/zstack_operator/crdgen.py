@@ -23,6 +23,8 @@ import yaml
 from pydantic import BaseModel
 
 from zstack_operator import resources as r
+from zstack_operator.resources import deployment as rd
+from zstack_operator.resources import model as rm
 
 #: Where the generated CRDs live, relative to the repository root (the working directory).
 DEFAULT_OUTPUT_DIR = Path("crds")
@@ -254,8 +256,60 @@ CLUSTER_ZSTACK_CONNECTION = Kind(
     condition_descriptions=_CONNECTION_STATUS_TEXT,
 )
 
+MODEL = Kind(
+    kind=rm.MODEL_KIND,
+    plural=rm.MODEL_PLURAL,
+    singular=rm.MODEL_SINGULAR,
+    short_names=tuple(rm.MODEL_SHORT_NAMES),
+    scope="Namespaced",
+    spec_model=rm.ModelSpec,
+    status_model=rm.ModelStatus,
+    description="A model registered in a ZStack model center (AddModel), which ModelServices "
+    "bind (spec.modelRefs) and ModelServiceDeployments serve (spec.modelRef).",
+    spec_description="Desired state: the parameters of ZStack's AddModel API plus the "
+    "operator's own fields. The operator never writes spec.",
+    columns=(
+        _column("UUID", "string", ".status.uuid", "UUID of the model in ZStack."),
+        _column("CENTER", "string", ".status.modelCenterUuid", "The model center holding it."),
+        _condition_column("READY", r.ConditionType.READY),
+        _condition_column("SYNCED", r.ConditionType.SYNCED),
+        _AGE,
+        _column("VERSION", "string", ".spec.version", "Version of the model.", wide=True),
+    ),
+)
+
+MODEL_SERVICE_DEPLOYMENT = Kind(
+    kind=rd.DEPLOYMENT_KIND,
+    plural=rd.DEPLOYMENT_PLURAL,
+    singular=rd.DEPLOYMENT_SINGULAR,
+    short_names=tuple(rd.DEPLOYMENT_SHORT_NAMES),
+    scope="Namespaced",
+    spec_model=rd.DeploymentSpec,
+    status_model=rd.DeploymentStatus,
+    description="A deployed ZStack model service (DeployModelService): one instance group "
+    "whose instances serve a model; Ready when they all run, with the endpoint in status.",
+    spec_description="Desired state: the parameters of ZStack's DeployModelService API, the "
+    "model service and model by reference or uuid, and the operator's own fields. The "
+    "operator never writes spec.",
+    columns=(
+        _column("GROUP", "string", ".status.uuid", "UUID of the instance group in ZStack."),
+        _column("STATUS", "string", ".status.status", "The group's status in ZStack."),
+        _column("INSTANCES", "string", ".status.readyInstances", "Running instances of all."),
+        _condition_column("READY", r.ConditionType.READY),
+        _column("ENDPOINT", "string", ".status.endpoint", "Where the deployment serves."),
+        _AGE,
+        _condition_column("SYNCED", r.ConditionType.SYNCED) | {"priority": 1},
+    ),
+)
+
 #: Every kind crdgen renders, in the order ``zstack-operator crd`` prints them.
-KINDS: tuple[Kind, ...] = (MODEL_SERVICE, ZSTACK_CONNECTION, CLUSTER_ZSTACK_CONNECTION)
+KINDS: tuple[Kind, ...] = (
+    MODEL_SERVICE,
+    ZSTACK_CONNECTION,
+    CLUSTER_ZSTACK_CONNECTION,
+    MODEL,
+    MODEL_SERVICE_DEPLOYMENT,
+)
 _BY_KIND = {k.kind: k for k in KINDS}
 
 

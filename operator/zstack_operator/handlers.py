@@ -46,7 +46,7 @@ from .reconcile import (
 )
 from .reconcile.drift import DriftLoop
 from .reconcile.schedule import Entry
-from .resources import FINALIZER, GROUP, PLURAL, VERSION, format_rfc3339
+from .resources import FINALIZER, GROUP, KIND, PLURAL, VERSION, format_rfc3339
 from .resources.connection import (
     CLUSTER_CONNECTION_KIND,
     CLUSTER_CONNECTION_PLURAL,
@@ -97,18 +97,18 @@ def _settle(res: Resource, outcome: Outcome, retry: int, trigger: str, rt: Runti
         rt.events.post(res.namespace, res.name, res.uid, outcome.events)
     for ev in outcome.events:
         count_event(ev.reason)
-    rt.census.set(res.uid, [(c.type, c.status, c.reason) for c in outcome.status.conditions])
+    rt.census.set(res.uid, [(c.type, c.status, c.reason) for c in outcome.status.conditions], KIND)
     result = outcome.result
     who = f"{res.ref} (ZStack uuid {outcome.status.uuid or service_uuid(res)})"
     if isinstance(result, Requeue):
-        RECONCILES.labels(trigger, "requeue").inc()
+        RECONCILES.labels(KIND, trigger, "requeue").inc()
         raise kopf.TemporaryError(f"{who}: {result.reason}", delay=result.after)
     if isinstance(result, Retry):
-        RECONCILES.labels(trigger, "retry").inc()
+        RECONCILES.labels(KIND, trigger, "retry").inc()
         raise kopf.TemporaryError(f"{who}: {result.reason}", delay=backoff(retry))
     if isinstance(result, Terminal):
         log.warning("%s: %s", who, result.reason)
-    RECONCILES.labels(trigger, "terminal" if isinstance(result, Terminal) else "ok").inc()
+    RECONCILES.labels(KIND, trigger, "terminal" if isinstance(result, Terminal) else "ok").inc()
 
 
 def _deps(memo: kopf.Memo) -> tuple[Runtime, Deps]:
@@ -253,7 +253,7 @@ async def on_delete(*, body: kopf.Body, memo: kopf.Memo, retry: int, **kwargs: A
     if isinstance(outcome.result, Requeue | Retry):
         _settle(res, outcome, retry, "delete", rt)
     rt.census.forget(res.uid)
-    RECONCILES.labels("delete", "ok").inc()
+    RECONCILES.labels(KIND, "delete", "ok").inc()
 
 
 def _kind(resource: kopf.Resource) -> str:

@@ -29,8 +29,9 @@ GCCollector(registry=REGISTRY)
 
 RECONCILES = Counter(
     "zstack_operator_reconciles_total",
-    "Reconcile passes by trigger and result (ok, retry, terminal, requeue).",
-    ["trigger", "result"],
+    "Reconcile passes by kind (ModelService, Model, ModelServiceDeployment), trigger and result "
+    "(ok, retry, terminal, requeue).",
+    ["kind", "trigger", "result"],
     registry=REGISTRY,
 )
 ZSTACK_REQUESTS = Counter(
@@ -71,8 +72,9 @@ OUT_OF_BAND_DELETIONS = Counter(
 )
 RESOURCES = Gauge(
     "zstack_operator_resources",
-    "ModelService resources by condition type, status and reason.",
-    ["condition", "status", "reason"],
+    "Resources by kind (ModelService, Model, ModelServiceDeployment), condition type, status "
+    "and reason.",
+    ["kind", "condition", "status", "reason"],
     registry=REGISTRY,
 )
 
@@ -105,13 +107,13 @@ class ConditionCensus:
     """Keeps ``zstack_operator_resources`` equal to the conditions of the live resources."""
 
     def __init__(self) -> None:
-        self._by_uid: dict[str, list[tuple[str, str, str]]] = {}
+        self._by_uid: dict[str, list[tuple[str, str, str, str]]] = {}
 
-    def set(self, uid: str, conditions: list[tuple[str, str, str]]) -> None:
-        """Record the (type, status, reason) triples of one resource."""
+    def set(self, uid: str, conditions: list[tuple[str, str, str]], kind: str) -> None:
+        """Record the (type, status, reason) triples of one resource of ``kind``."""
         self.forget(uid)
-        self._by_uid[uid] = conditions
-        for labels in conditions:
+        self._by_uid[uid] = [(kind, *labels) for labels in conditions]
+        for labels in self._by_uid[uid]:
             RESOURCES.labels(*labels).inc()
 
     def forget(self, uid: str) -> None:

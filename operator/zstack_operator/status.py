@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .resources import (
     Condition,
@@ -25,10 +25,14 @@ from .resources import (
 )
 from .resources.status import ERROR_FIELD_LIMITS as RESOURCE_ERROR_LIMITS
 from .resources.status import MAX_ERROR_CAUSES as RESOURCE_MAX_CAUSES
+from .resources.status import ConditionedStatus
 from .zstack import known_secrets
 from .zstack.errors import ZStackAPIError, ZStackError
 from .zstack.models import ModelServiceInventory
 from .zstack.redact import scrub_patterns
+
+#: Any kind's status (ModelService, Model, ModelServiceDeployment).
+S = TypeVar("S", bound=ConditionedStatus)
 
 #: Longest message kept in a condition or Event; ZStack details can be whole stack traces.
 MAX_MESSAGE = 1024
@@ -123,13 +127,13 @@ def with_inventory(status: ModelServiceStatus, inv: ModelServiceInventory) -> Mo
 
 
 def set_condition(
-    status: ModelServiceStatus,
+    status: S,
     type_: ConditionType,
     ok: bool,
     reason: str,
     message: str,
     generation: int | None,
-) -> ModelServiceStatus:
+) -> S:
     """Set one condition; ``lastTransitionTime`` moves only when the status value flips."""
     value = ConditionStatus.TRUE if ok else ConditionStatus.FALSE
     old = next((c for c in status.conditions if c.type == type_), None)
@@ -150,10 +154,18 @@ def set_condition(
 
 
 #: Ready reasons that mean work is under way (kstatus: InProgress).
-_IN_PROGRESS = frozenset({ReadyReason.CREATING, ReadyReason.UPDATING, ReadyReason.DELETING})
+_IN_PROGRESS = frozenset(
+    {
+        ReadyReason.CREATING,
+        ReadyReason.UPDATING,
+        ReadyReason.DELETING,
+        ReadyReason.DEPLOYING,
+        ReadyReason.WAITING_FOR_DEPENDENCY,
+    }
+)
 
 
-def with_kstatus(status: ModelServiceStatus) -> ModelServiceStatus:
+def with_kstatus(status: S) -> S:
     """Add or drop kstatus' Reconciling and Stalled conditions to match Ready and Synced.
 
     kstatus (Flux, cli-utils) reads only these two: Stalled=True for a terminal Synced reason
@@ -181,7 +193,7 @@ def with_kstatus(status: ModelServiceStatus) -> ModelServiceStatus:
     return status
 
 
-def condition(status: ModelServiceStatus, type_: ConditionType) -> Condition | None:
+def condition(status: ConditionedStatus, type_: ConditionType) -> Condition | None:
     """The condition of that type, if present."""
     return next((c for c in status.conditions if c.type == type_), None)
 
@@ -205,7 +217,7 @@ class Transition:
 _WARN_TOO = frozenset({SyncedReason.RECONCILE_ERROR, SyncedReason.CONNECTION_UNAVAILABLE})
 
 
-def transitions(old: ModelServiceStatus, new: ModelServiceStatus) -> list[Transition]:
+def transitions(old: ConditionedStatus, new: ConditionedStatus) -> list[Transition]:
     """Condition changes (status or reason) between two statuses, as Events to post."""
     out: list[Transition] = []
     for cond in new.conditions:
@@ -221,7 +233,7 @@ def transitions(old: ModelServiceStatus, new: ModelServiceStatus) -> list[Transi
     return out
 
 
-def dump(status: ModelServiceStatus) -> dict[str, Any]:
+def dump(status: ConditionedStatus) -> dict[str, Any]:
     """The status as stored in Kubernetes (camelCase, no empty fields)."""
     return status.model_dump(mode="json", by_alias=True, exclude_none=True)
 

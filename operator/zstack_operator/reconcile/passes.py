@@ -1,4 +1,4 @@
-"""One pass over one ModelService: the status being built, written once, and its Events.
+"""One pass over one object of any kind: the status being built, written once, and its Events.
 
 Owned here: ``Pass``. Branches of reconcile and finalize set conditions and fields on it;
 ``finish`` writes the difference from the stored status in one merge patch (none when nothing
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic
 
 from .. import status as st
 from ..resources import (
@@ -39,13 +39,13 @@ def handled_key(generation: int, annotations: Mapping[str, str]) -> str:
     return f"{generation}-{hashlib.sha256(watched.encode()).hexdigest()[:12]}"
 
 
-class Pass:
-    """The status of one pass, from the stored one to the one it leaves."""
+class BasePass(Generic[st.S]):
+    """The status of one pass over an object of any kind, from the stored one to the one left."""
 
-    def __init__(self, res: Resource, writer: StatusWriter) -> None:
+    def __init__(self, res: Resource, writer: StatusWriter, model: type[st.S]) -> None:
         self.res = res
         self._writer = writer
-        self.old = ModelServiceStatus.model_validate(res.status or {})
+        self.old: st.S = model.model_validate(res.status or {})
         self.new = self.old
         self.gen = res.generation
         self._notices: list[st.Transition] = []
@@ -78,12 +78,22 @@ class Pass:
             self.old = self.new
         return events + self._notices
 
-    async def finish(self, result: Result) -> Outcome:
-        """Write the status once and return the outcome; raises StatusWriteError."""
+    async def write(self, result: Result) -> tuple[st.Transition, ...]:
+        """Write the status once and return the Events to post; raises StatusWriteError."""
         if isinstance(result, Done | Terminal):
             self.update(handled=handled_key(self.gen, self.res.annotations))
-        events = await self._flush()
-        return Outcome(result, self.new, tuple(events))
+        return tuple(await self._flush())
+
+
+class Pass(BasePass[ModelServiceStatus]):
+    """A pass over one ModelService."""
+
+    def __init__(self, res: Resource, writer: StatusWriter) -> None:
+        super().__init__(res, writer, ModelServiceStatus)
+
+    async def finish(self, result: Result) -> Outcome:
+        """Write the status once and return the outcome; raises StatusWriteError."""
+        return Outcome(result, self.new, await self.write(result))
 
     async def finish_anyway(self, result: Result) -> Outcome:
         """``finish`` for deletion: a status that cannot be written must not hold it up."""

@@ -59,6 +59,8 @@ class JobAction(StrEnum):
     DELETE = "Delete"
     BIND = "Bind"
     UNBIND = "Unbind"
+    #: DeployModelService (a ModelServiceDeployment's instance group).
+    DEPLOY = "Deploy"
 
 
 class ConditionType(StrEnum):
@@ -91,6 +93,12 @@ class ReadyReason(StrEnum):
     UNAVAILABLE = "Unavailable"
     #: No service was created: the spec is invalid or refused, or creation is paused.
     NOT_CREATED = "NotCreated"
+    #: A deployment's instance group exists and is starting (Deploying, Starting in ZStack).
+    DEPLOYING = "Deploying"
+    #: A deployment's instance group failed to start; ZStack's status says how.
+    FAILED = "Failed"
+    #: Something this object needs (a ModelService, a Model) is not Ready yet.
+    WAITING_FOR_DEPENDENCY = "WaitingForDependency"
 
 
 class SyncedReason(StrEnum):
@@ -108,6 +116,8 @@ class SyncedReason(StrEnum):
     NOT_OWNED = "NotOwned"
     #: The connection is missing, not offered to the namespace, or cannot log in yet.
     CONNECTION_UNAVAILABLE = "ConnectionUnavailable"
+    #: A referenced ModelService or Model does not exist or is not Ready: looked at again soon.
+    WAITING_FOR_DEPENDENCY = "WaitingForDependency"
 
 
 class EventReason(StrEnum):

@@ -76,6 +76,8 @@ FIELDS: dict[str, FieldRole] = {
     "tag_uuids": _C,
     "source": _M,
     "model_uuids": FieldRole(Role.BINDING),
+    # Resolved to uuids through each Model's status, then bound like model_uuids.
+    "model_refs": FieldRole(Role.OPERATOR, Carrier.NONE),
     "architecture_images": _M,
     "support_distributed": _M,
     "container_command": _M,

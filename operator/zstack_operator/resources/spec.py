@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from zstack_operator.resources import fields
+from zstack_operator.resources.chainbase import LocalRef
 from zstack_operator.resources.common import CrdModel, DeletionPolicy, ManagementPolicy, Uuid32
 from zstack_operator.zstack.models import (
     ZSTACK_UUID_PATTERN,
@@ -219,6 +220,12 @@ class ModelServiceSpec(CrdModel):
         max_length=MAX_MODELS,
         description="UUIDs of the models bound to the service. Changes are applied by binding "
         "and unbinding models.",
+    )
+    model_refs: list[LocalRef] | None = Field(
+        default=None,
+        max_length=MAX_MODELS,
+        description="Models (in this namespace) to bind, by name: each Model's status.uuid, once "
+        "it is Ready, is bound as if listed in modelUuids. The service waits for them.",
     )
     architecture_images: list[ArchitectureImageSpec] | None = Field(
         default=None,

@@ -142,7 +142,17 @@ class CreatedWith(_StatusModel):
     user_tags: list[str] | None = Field(default=None, description="spec.userTags at creation.")
 
 
-class ModelServiceStatus(_StatusModel):
+class ConditionedStatus(_StatusModel):
+    """What every kind's status has: its conditions (``status`` sets and compares them)."""
+
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready and Synced conditions.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+
+
+class ModelServiceStatus(ConditionedStatus):
     """Observed state, written only by the operator."""
 
     uuid: Uuid32 | None = Field(
@@ -173,11 +183,6 @@ class ModelServiceStatus(_StatusModel):
         default=None,
         description="metadata.generation of the spec last reconciled.",
         json_schema_extra={"format": "int64"},
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        description="Ready and Synced conditions.",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     error: StatusError | None = Field(
         default=None, description="The last ZStack error; cleared on success."
