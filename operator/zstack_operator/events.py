@@ -1,4 +1,4 @@
-"""Kubernetes Events about ModelServices: built here, posted in the background.
+"""Kubernetes Events about the operator's objects: built here, posted in the background.
 
 Owned here: ``event_body`` (a core/v1 Event for one ``status.Transition``) and ``EventPoster``,
 a bounded queue and a few workers that post them without making a reconcile pass wait; it
@@ -33,9 +33,15 @@ CONCURRENCY = 4
 
 
 def event_body(
-    namespace: str, name: str, uid: str, ev: Transition, *, now: datetime | None = None
+    namespace: str,
+    name: str,
+    uid: str,
+    ev: Transition,
+    *,
+    now: datetime | None = None,
+    kind: str = KIND,
 ) -> dict[str, Any]:
-    """The core/v1 Event ``kubectl describe`` shows for ``ev`` on one ModelService."""
+    """The core/v1 Event ``kubectl describe`` shows for ``ev`` on one object of ``kind``."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
@@ -43,7 +49,7 @@ def event_body(
         "metadata": {"generateName": f"{name}.", "namespace": namespace},
         "involvedObject": {
             "apiVersion": API_VERSION,
-            "kind": KIND,
+            "kind": kind,
             "name": name,
             "namespace": namespace,
             "uid": uid,
@@ -65,25 +71,34 @@ class EventPoster:
 
     def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         self._send = send
-        self._queue: asyncio.Queue[tuple[str, str, str, Transition]] = asyncio.Queue(MAX_PENDING)
+        self._queue: asyncio.Queue[tuple[str, str, str, Transition, str]] = asyncio.Queue(
+            MAX_PENDING
+        )
         self._workers: list[asyncio.Task[None]] = []
 
-    def post(self, namespace: str, name: str, uid: str, events: Iterable[Transition]) -> None:
-        """Queue one Event per transition (the workers start with the first)."""
+    def post(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        events: Iterable[Transition],
+        kind: str = KIND,
+    ) -> None:
+        """Queue one Event per transition of an object of ``kind`` (workers start at the first)."""
         if not self._workers:
             self._workers = [asyncio.create_task(self._work()) for _ in range(CONCURRENCY)]
         for ev in events:
             try:
-                self._queue.put_nowait((namespace, name, uid, ev))
+                self._queue.put_nowait((namespace, name, uid, ev, kind))
             except asyncio.QueueFull:
                 log.warning("%s/%s: dropped Event %s: %d Events already wait to be posted",
                             namespace, name, ev.reason, MAX_PENDING)  # fmt: skip
 
     async def _work(self) -> None:
         while True:
-            namespace, name, uid, ev = await self._queue.get()
+            namespace, name, uid, ev, kind = await self._queue.get()
             try:
-                await self._send(event_body(namespace, name, uid, ev))
+                await self._send(event_body(namespace, name, uid, ev, kind=kind))
             except Exception as exc:  # an Event is auxiliary: say so and drop it
                 log.warning("%s/%s: could not post Event %s: %s", namespace, name, ev.reason, exc)
             finally:

@@ -22,6 +22,10 @@ from typing import Any, cast
 import kopf
 
 from . import lifecycle
+from .chain import refs as chain_refs
+from .chain.deployments import finalize_deployment, reconcile_deployment
+from .chain.models import finalize_model, reconcile_model
+from .chain.seam import ChainDeps, KindOutcome
 from .connection_status import ConnectionController
 from .connections import OPERATOR_DEFAULT, ConnectionPool
 from .connections.keys import resolve
@@ -53,7 +57,9 @@ from .resources.connection import (
     CONNECTION_KIND,
     CONNECTION_PLURAL,
 )
-from .runtime import Runtime, backoff, count_event, resource_of, track
+from .resources.deployment import DEPLOYMENT_KIND, DEPLOYMENT_PLURAL
+from .resources.model import MODEL_KIND, MODEL_PLURAL
+from .runtime import KubeObjects, Runtime, backoff, count_event, resource_of, track
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -141,7 +147,16 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     # The API server's clock, because creationTimestamp is on it; 1 s for its resolution.
     now = await rt.kube.server_time()
     started = format_rfc3339(now + timedelta(seconds=1)) if now else None
-    rt.deps = Deps(rt.pool, _status_writer(rt), job_wait=rt.settings.job_wait, started_at=started)
+    objects = KubeObjects(rt.kube)
+    rt.deps = Deps(
+        rt.pool,
+        _status_writer(rt),
+        job_wait=rt.settings.job_wait,
+        started_at=started,
+        model_refs=_model_refs(objects),
+        users=_service_users(objects),
+    )
+    rt.chain = ChainDeps(rt.pool, objects, _kind_status_writer(rt), job_wait=rt.settings.job_wait)
     rt.events = EventPoster(rt.kube.create_event)
     rt.drift = DriftLoop(rt.schedule, _drift_check(rt))
     rt.tasks.append(asyncio.create_task(rt.drift.run(), name="drift-loop"))
@@ -178,6 +193,109 @@ def _status_writer(rt: Runtime) -> Any:
             raise StatusWriteError(str(exc)) from exc
 
     return write
+
+
+def _kind_status_writer(rt: Runtime) -> Any:
+    async def write(plural: str, res: Resource, patch: dict[str, Any]) -> None:
+        assert rt.kube is not None
+        try:
+            await rt.kube.patch_status(GROUP, VERSION, plural, res.namespace, res.name, patch)
+        except KubeError as exc:
+            raise StatusWriteError(str(exc)) from exc
+
+    return write
+
+
+def _model_refs(objects: KubeObjects) -> Any:
+    async def uuids(res: Resource) -> list[str] | str:
+        found: list[str] = []
+        for ref in res.spec.get("modelRefs") or []:
+            got = await chain_refs.resolve(objects, MODEL_KIND, res.namespace, ref["name"])
+            if isinstance(got, str):
+                return f"waiting for {got} (spec.modelRefs)"
+            found.append(got.uuid)
+        return found
+
+    return uuids
+
+
+def _service_users(objects: KubeObjects) -> Any:
+    async def users(res: Resource) -> list[str]:
+        uuid = res.status.get("uuid")
+        return await chain_refs.users(objects, KIND, res.namespace, res.name, uuid)
+
+    return users
+
+
+_CHAIN = {
+    MODEL_PLURAL: (MODEL_KIND, reconcile_model, finalize_model),
+    DEPLOYMENT_PLURAL: (DEPLOYMENT_KIND, reconcile_deployment, finalize_deployment),
+}
+
+
+def _settle_kind(
+    kind: str, res: Resource, outcome: KindOutcome, retry: int, trigger: str, rt: Runtime
+) -> None:
+    """``_settle`` for a Model or ModelServiceDeployment."""
+    if outcome.events and rt.events is not None:
+        rt.events.post(res.namespace, res.name, res.uid, outcome.events, kind)
+    conditions = [(c.type, str(c.status), c.reason) for c in outcome.status.conditions]
+    rt.census.set(res.uid, conditions, kind)
+    result = outcome.result
+    if isinstance(result, Requeue):
+        RECONCILES.labels(kind, trigger, "requeue").inc()
+        raise kopf.TemporaryError(f"{kind} {res.ref}: {result.reason}", delay=result.after)
+    if isinstance(result, Retry):
+        RECONCILES.labels(kind, trigger, "retry").inc()
+        raise kopf.TemporaryError(f"{kind} {res.ref}: {result.reason}", delay=backoff(retry))
+    if isinstance(result, Terminal):
+        log.warning("%s %s: %s", kind, res.ref, result.reason)
+    RECONCILES.labels(kind, trigger, "terminal" if isinstance(result, Terminal) else "ok").inc()
+
+
+async def on_chain(
+    *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, retry: int, reason: str,
+    **_: Any,
+) -> None:  # fmt: skip
+    """Create, resume and update of a Model or ModelServiceDeployment."""
+    rt: Runtime = memo["runtime"]
+    kind, reconcile_kind, _finalize = _CHAIN[resource.plural]
+    res = resource_of(body)
+    async with rt.locks.hold(res.uid):
+        outcome = await reconcile_kind(res, rt.chain, attempt=retry)
+    _settle_kind(kind, res, outcome, retry, reason, rt)
+
+
+async def on_chain_timer(
+    *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, **_: Any
+) -> None:
+    """Re-read a Model or ModelServiceDeployment now and then (drift, instance status)."""
+    rt: Runtime = memo["runtime"]
+    if rt.chain is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    kind, reconcile_kind, _finalize = _CHAIN[resource.plural]
+    res = resource_of(body)
+    async with rt.locks.hold(res.uid):
+        outcome = await reconcile_kind(res, rt.chain)
+    try:
+        _settle_kind(kind, res, outcome, 0, "drift", rt)
+    except kopf.TemporaryError as exc:  # the next timer tick looks again
+        log.info("drift check of %s", exc)
+
+
+async def on_chain_delete(
+    *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, retry: int, **_: Any
+) -> None:
+    """Finalizer of a Model or ModelServiceDeployment."""
+    rt: Runtime = memo["runtime"]
+    kind, _reconcile, finalize_kind = _CHAIN[resource.plural]
+    res = resource_of(body)
+    async with rt.locks.hold(res.uid):
+        outcome = await finalize_kind(res, rt.chain, attempt=retry)
+    if isinstance(outcome.result, Requeue | Retry):
+        _settle_kind(kind, res, outcome, retry, "delete", rt)
+    rt.census.forget(res.uid)
+    RECONCILES.labels(kind, "delete", "ok").inc()
 
 
 def _drift_check(rt: Runtime) -> Any:
@@ -312,6 +430,12 @@ def register(settings: Settings, registry: kopf.OperatorRegistry) -> None:
         decorator(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.update(*_RESOURCE, id="reconcile", registry=registry)(on_reconcile)
     kopf.on.delete(*_RESOURCE, id="finalize", registry=registry)(on_delete)
+    for plural in _CHAIN:
+        for decorator in (kopf.on.create, kopf.on.resume, kopf.on.update):
+            decorator(GROUP, VERSION, plural, id="reconcile", registry=registry)(on_chain)
+        kopf.on.delete(GROUP, VERSION, plural, id="finalize", registry=registry)(on_chain_delete)
+        kopf.timer(GROUP, VERSION, plural, interval=settings.drift_interval, idle=None,
+                   registry=registry)(on_chain_timer)  # fmt: skip
     for kind, (group, version, plural) in _CONNECTIONS.items():
         if kind == CLUSTER_CONNECTION_KIND and not settings.cluster_wide:
             continue  # a namespaced install may not watch cluster-scoped objects (docs/tenancy.md)

@@ -204,6 +204,16 @@ class KubeAPI:
             "GET", f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}"
         )
 
+    async def list_objects(
+        self, group: str, version: str, plural: str, namespace: str
+    ) -> list[dict[str, Any]]:
+        """Every namespaced custom object of ``plural`` in ``namespace``."""
+        body = await self._request(
+            "GET", f"/apis/{group}/{version}/namespaces/{namespace}/{plural}"
+        )
+        items: list[dict[str, Any]] = (body or {}).get("items", [])
+        return items
+
     async def create_event(self, event: dict[str, Any]) -> None:
         """POST a core/v1 Event into its ``metadata.namespace``."""
         namespace = event["metadata"]["namespace"]

@@ -9,6 +9,7 @@ schedule. ``handlers`` wires these to kopf; nothing here imports kopf.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random
 import time
@@ -26,7 +27,7 @@ from .metrics import DRIFT_REPAIRS, OUT_OF_BAND_DELETIONS, ConditionCensus
 from .reconcile import Deps, Outcome, Resource
 from .reconcile.drift import DriftLoop, KeyedLock
 from .reconcile.schedule import DriftSchedule, interval_of
-from .resources import ConditionType, EventReason, SyncedReason
+from .resources import GROUP, VERSION, ConditionType, EventReason, SyncedReason
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class Runtime:
     pool: ConnectionPool | None = None
     connections: ConnectionController | None = None
     deps: Deps | None = None
+    #: What the Model and ModelServiceDeployment reconcilers talk to (``chain.seam.ChainDeps``).
+    chain: Any = None
     drift: DriftLoop | None = None
     events: EventPoster | None = None
     index: Any = None
@@ -146,3 +149,26 @@ def track(rt: Runtime, res: Resource, outcome: Outcome) -> None:
                       now=time.monotonic(), waiting_for=waiting)  # fmt: skip
     if rt.drift is not None:
         rt.drift.wake()
+
+
+class KubeObjects:
+    """``chain.refs.Objects`` over the Kubernetes API: the operator's objects and Secrets."""
+
+    def __init__(self, kube: KubeAPI) -> None:
+        self._kube = kube
+
+    async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object of the operator's group (None: it does not exist)."""
+        return await self._kube.get_object(GROUP, VERSION, plural, namespace, name)
+
+    async def list(self, plural: str, namespace: str) -> list[dict[str, Any]]:
+        """Every object of ``plural`` in ``namespace``."""
+        return await self._kube.list_objects(GROUP, VERSION, plural, namespace)
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """One decoded key of a Secret; None when the Secret or the key is missing."""
+        secret = await self._kube.get_secret(namespace, name)
+        data = (secret or {}).get("data") or {}
+        if key not in data:
+            return None
+        return base64.b64decode(data[key]).decode("utf-8", errors="replace")

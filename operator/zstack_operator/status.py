@@ -61,8 +61,12 @@ def now_rfc3339(*, precise: bool = False) -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if precise else "%Y-%m-%dT%H:%M:%SZ")
 
 
-def _rfc3339(value: datetime | None) -> str | None:
+def rfc3339(value: datetime | None) -> str | None:
+    """A ZStack time (aware, in the node's zone) as Kubernetes writes times."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+_rfc3339 = rfc3339
 
 
 def scrub(message: str, limit: int = MAX_MESSAGE) -> str:

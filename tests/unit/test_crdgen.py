@@ -83,6 +83,8 @@ def test_one_file_per_kind_and_modelservice_first() -> None:
         "modelservice.yaml",
         "zstackconnection.yaml",
         "clusterzstackconnection.yaml",
+        "model.yaml",
+        "modelservicedeployment.yaml",
     ]
     assert crdgen.render_crd() == crdgen.render_crd(r.KIND)
 
@@ -171,7 +173,7 @@ def test_cli_crd_all_prints_every_crd(capsys: pytest.CaptureFixture[str]) -> Non
 def test_cli_crd_kind_picks_crds(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["crd", "--kind", "ZStackConnection", "--kind", "ClusterZStackConnection"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
-    assert [d["spec"]["names"]["kind"] for d in docs] == KINDS[1:]
+    assert [d["spec"]["names"]["kind"] for d in docs] == KINDS[1:3]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -287,6 +289,7 @@ def test_field_order_follows_the_api_page(spec_schema: dict[str, Any]) -> None:
         "tagUuids",
         "source",
         "modelUuids",
+        "modelRefs",
         "architectureImages",
         "supportDistributed",
         "containerCommand",
@@ -401,6 +404,7 @@ def test_status_schema(version: dict[str, Any]) -> None:
         "Delete",
         "Bind",
         "Unbind",
+        "Deploy",
     ]
     assert list(props["createdWith"]["properties"]) == [
         "zoneUuid",

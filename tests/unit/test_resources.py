@@ -74,6 +74,9 @@ def test_condition_vocabulary() -> None:
         "NotFound",
         "Unavailable",
         "NotCreated",
+        "Deploying",
+        "Failed",
+        "WaitingForDependency",
     ]
     assert [c.value for c in r.EventReason] == [
         "DriftRepaired",
@@ -92,8 +95,16 @@ def test_condition_vocabulary() -> None:
         "Observing",
         "NotOwned",
         "ConnectionUnavailable",
+        "WaitingForDependency",
     ]
-    assert [a.value for a in r.JobAction] == ["Create", "Update", "Delete", "Bind", "Unbind"]
+    assert [a.value for a in r.JobAction] == [
+        "Create",
+        "Update",
+        "Delete",
+        "Bind",
+        "Unbind",
+        "Deploy",
+    ]
     assert [p.value for p in r.DeletionPolicy] == ["Delete", "Orphan"]
     assert [p.value for p in r.ManagementPolicy] == ["Manage", "Observe"]
 

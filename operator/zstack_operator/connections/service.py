@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..inventory import InventoryCache
 from ..resources.spec import OWNER_TAG_PREFIX
+from ..zstack.ai import AiApi
 from ..zstack.batch import BatchReader
 from ..zstack.client import ZStackClient
 from ..zstack.errors import ZStackError
@@ -53,6 +54,11 @@ class Connection:
     def label(self) -> str:
         """How messages name this connection."""
         return self.source.label
+
+    @property
+    def ai(self) -> AiApi:
+        """Model centers, models and deployments of this connection (``zstack.ai``)."""
+        return self.client.ai
 
     @property
     def allow_adoption(self) -> bool:

@@ -135,6 +135,11 @@ async def _reconcile(p: Pass, deps: Deps, max_age: float, attempt: int) -> Resul
         spec = parse_spec(res)
     except ValidationError as exc:
         return _invalid(p, validation_message(exc))
+    if spec.model_refs and deps.model_refs is not None:
+        found = await deps.model_refs(res)
+        if isinstance(found, str):
+            return _waiting(p, found, attempt)
+        spec = spec.model_copy(update={"model_uuids": sorted({*(spec.model_uuids or ()), *found})})
     observe_only = spec.management_policy == ManagementPolicy.OBSERVE
     if res.paused and not observe_only:
         p.ready_if_unset(ReadyReason.NOT_CREATED, "not created: paused before the first create")
@@ -214,6 +219,15 @@ def _unsupported(p: Pass, names: tuple[str, ...], version: str | None) -> None:
         p.notice(EventReason.UNSUPPORTED_FIELDS, note)
     ok = synced.status == "True"
     p.synced(ok, SyncedReason(synced.reason), f"{synced.message}; {note}")
+
+
+def _waiting(p: Pass, message: str, attempt: int) -> Result:
+    """A Model of spec.modelRefs is missing or not Ready: say which, look again soon."""
+    if not (p.old.uuid or p.new.uuid):
+        p.ready(False, ReadyReason.WAITING_FOR_DEPENDENCY, message)
+    p.synced(False, SyncedReason.WAITING_FOR_DEPENDENCY, message)
+    p.update(observed_generation=p.gen)
+    return Requeue(min(30.0, 3.0 * (attempt + 1)), message)
 
 
 def _refuse_move(p: Pass, wanted: str, pinned: str) -> Result:

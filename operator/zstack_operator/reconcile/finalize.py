@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two looks at a paused object's deletion (it proceeds this soon after unpause).
 PAUSED_RECHECK = 10.0
+#: Seconds between two looks at a deletion that waits for the deployments of the service.
+USERS_RECHECK = 6.0
 #: ZStack's answer to a delete of a uuid it does not have.
 _GONE = "SYS.1003"
 
@@ -42,6 +44,12 @@ async def finalize(res: Resource, deps: Deps, *, attempt: int = 0) -> Outcome:
     if p.res.paused:
         p.synced(False, Synced.PAUSED, "deletion waits: paused by annotation ai.zstack.io/paused")
         return await p.finish_anyway(Requeue(PAUSED_RECHECK, "deletion waits while paused"))
+    using = await deps.users(res) if deps.users is not None else []
+    if using:
+        # ZStack refuses to delete a service whose instance groups exist (SYS.1006).
+        message = f"deletion waits for {', '.join(using)}, which deploy this model service"
+        p.ready(False, ReadyReason.DELETING, message)
+        return await p.finish_anyway(Requeue(USERS_RECHECK, message))
     try:
         api = await _connection(p, deps)
         if api is None:

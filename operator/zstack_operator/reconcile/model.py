@@ -9,7 +9,7 @@ live elsewhere (``connections``, ``handlers``); the unit tests bring fakes that 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -186,6 +186,10 @@ class Deps:
     started_at: str | None = None
     #: Create jobs this process sent whose end it has not seen yet.
     sent: set[str] = field(default_factory=set)
+    #: The uuids of the Models ``spec.modelRefs`` names, or what the service waits for.
+    model_refs: Callable[[Resource], Awaitable[list[str] | str]] | None = None
+    #: The objects (``Kind/name``) that still use a ModelService: its deletion waits for them.
+    users: Callable[[Resource], Awaitable[list[str]]] | None = None
 
     def maybe_sent(self, res: Resource, job: str) -> bool:
         """Whether the create ``job`` may already be out (then it is asked before it is sent)."""

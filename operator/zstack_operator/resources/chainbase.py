@@ -11,7 +11,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from zstack_operator.resources.common import CrdModel
-from zstack_operator.resources.status import ConditionedStatus, StatusError
+from zstack_operator.resources.status import (
+    Condition,
+    ConditionedStatus,
+    StatusError,
+    conditions_field,
+)
 
 #: A Kubernetes object name (DNS subdomain).
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
@@ -47,6 +52,7 @@ class ChainStatus(ConditionedStatus):
         description="metadata.generation of the spec last reconciled.",
         json_schema_extra={"format": "int64"},
     )
+    conditions: list[Condition] = conditions_field()
     error: StatusError | None = Field(
         default=None, description="The last ZStack error; cleared on success."
     )

@@ -164,28 +164,48 @@ class DeployedWith(CrdModel):
 
     model_service_uuid: Uuid32 | None = Field(default=None, description="The model service.")
     model_uuid: Uuid32 | None = Field(default=None, description="The model, if any.")
-    zone_uuid: Uuid32 | None = Field(default=None, description="spec.zoneUuid.")
-    type: str | None = Field(default=None, max_length=32, description="spec.type.")
-    description: str | None = Field(default=None, max_length=2048, description="spec.description.")
-    vm_image_uuid: Uuid32 | None = Field(default=None, description="spec.vmImageUuid.")
-    primary_storage_uuid: Uuid32 | None = Field(
-        default=None, description="spec.primaryStorageUuid."
+    zone_uuid: Uuid32 | None = Field(
+        default=None, description="The spec.zoneUuid it was deployed with."
     )
-    docker_image: str | None = Field(default=None, max_length=2048, description="spec.dockerImage.")
+    type: str | None = Field(
+        default=None, max_length=32, description="The spec.type it was deployed with."
+    )
+    description: str | None = Field(
+        default=None, max_length=2048, description="The spec.description it was deployed with."
+    )
+    vm_image_uuid: Uuid32 | None = Field(
+        default=None, description="The spec.vmImageUuid it was deployed with."
+    )
+    primary_storage_uuid: Uuid32 | None = Field(
+        default=None, description="The spec.primaryStorageUuid it was deployed with."
+    )
+    docker_image: str | None = Field(
+        default=None, max_length=2048, description="The spec.dockerImage it was deployed with."
+    )
     cpu_num: int | None = Field(
-        default=None, description="spec.cpuNum.", json_schema_extra={"format": "int32"}
+        default=None,
+        description="The spec.cpuNum it was deployed with.",
+        json_schema_extra={"format": "int32"},
     )
     memory_size: int | None = Field(
-        default=None, description="spec.memorySize.", json_schema_extra={"format": "int64"}
+        default=None,
+        description="The spec.memorySize it was deployed with.",
+        json_schema_extra={"format": "int64"},
     )
     service_boot_uptime: int | None = Field(
-        default=None, description="spec.serviceBootUptime.", json_schema_extra={"format": "int32"}
+        default=None,
+        description="The spec.serviceBootUptime it was deployed with.",
+        json_schema_extra={"format": "int32"},
     )
     dataset_uuids: list[Uuid32] | None = Field(
-        default=None, max_length=MAX_ITEMS, description="spec.datasetUuids."
+        default=None,
+        max_length=MAX_ITEMS,
+        description="The spec.datasetUuids it was deployed with.",
     )
     l3_network_uuids: list[Uuid32] | None = Field(
-        default=None, max_length=MAX_ITEMS, description="spec.l3NetworkUuids."
+        default=None,
+        max_length=MAX_ITEMS,
+        description="The spec.l3NetworkUuids it was deployed with.",
     )
 
 

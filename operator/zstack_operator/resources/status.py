@@ -10,6 +10,8 @@ version never stops a reconcile; writing goes through these models, so it always
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
@@ -143,9 +145,18 @@ class CreatedWith(_StatusModel):
 
 
 class ConditionedStatus(_StatusModel):
-    """What every kind's status has: its conditions (``status`` sets and compares them)."""
+    """What every kind's status has: its conditions (``status`` sets and compares them).
 
-    conditions: list[Condition] = Field(
+    Each kind declares the field itself, where it belongs in its schema's order.
+    """
+
+    if TYPE_CHECKING:
+        conditions: list[Condition]
+
+
+def conditions_field() -> Any:
+    """The ``conditions`` field of every kind's status."""
+    return Field(
         default_factory=list,
         description="Ready and Synced conditions.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
@@ -184,6 +195,7 @@ class ModelServiceStatus(ConditionedStatus):
         description="metadata.generation of the spec last reconciled.",
         json_schema_extra={"format": "int64"},
     )
+    conditions: list[Condition] = conditions_field()
     error: StatusError | None = Field(
         default=None, description="The last ZStack error; cleared on success."
     )

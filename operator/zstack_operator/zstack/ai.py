@@ -250,6 +250,21 @@ class AiApi:
         await self._dispatcher.ensure_zone()
         return self._parse(ModelServiceInstanceGroupInventory, result, DEPLOY_API)
 
+    async def wait_job(
+        self,
+        job_uuid: str,
+        *,
+        api: str,
+        # Not asyncio.timeout: expiry must raise JobTimeoutError naming the job.
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        """Resume any AI job by the uuid it was sent with; its result object (``{}`` for deletes).
+
+        Raises the job's ``ZStackAPIError``, ``JobExpiredError`` (unknown or expired) or
+        ``JobTimeoutError``, as ``wait_deployment`` does.
+        """
+        return await self._jobs.resume(job_uuid, api=api, timeout=self._jobs.deadline(timeout))
+
     async def query_instance_groups(
         self,
         conditions: Sequence[str] = (),
