@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,8 @@ def _up(timeout: float) -> int:
     # The local API server is v1.20: kubectl would refuse the CRD's CEL rules (1.25+), which
     # the server drops anyway.
     _kubectl(kubeconfig, "apply", "--validate=false", "-f", str(_ROOT / "crds"))
-    _kubectl(kubeconfig, "wait", "--for=condition=Established", "crd/modelservices.ai.zstack.io")
+    for crd in ("modelservices", "models", "modelservicedeployments"):
+        _kubectl(kubeconfig, "wait", "--for=condition=Established", f"crd/{crd}.ai.zstack.io")
     _kubectl(kubeconfig, "apply", "-f", "-", stdin=_namespace_and_secret())
 
     _say("starting the operator")
@@ -143,9 +145,13 @@ def _up(timeout: float) -> int:
              f"--timeout={int(timeout)}s")  # fmt: skip
     t_ready = time.monotonic()
     sys.stdout.write(_kubectl(kubeconfig, "get", "zms", "-n", NAMESPACE))
+    endpoint = _chain(kubeconfig, timeout)
+    t_serving = time.monotonic()
     sys.stdout.write(
         f"\nTimings: control plane {t_cluster - t0:.1f}s, simulator + operator "
-        f"{t_started - t_cluster:.1f}s, samples Ready {t_ready - t_started:.1f}s.\n"
+        f"{t_started - t_cluster:.1f}s, samples Ready {t_ready - t_started:.1f}s, "
+        f"deployment serving {t_serving - t_ready:.1f}s later.\n"
+        f"Endpoint: {endpoint}\n"
         f"Try:   export KUBECONFIG={kubeconfig}\n"
         f"       kubectl get zms -n {NAMESPACE} -o yaml\n"
         f"Logs:  {state}/operator.log, {state}/sim.log\n"
@@ -154,6 +160,31 @@ def _up(timeout: float) -> int:
         "Stop:  hack/demo.sh down   (or: zstack-operator demo down)\n"
     )
     return 0
+
+
+def _chain(kubeconfig: Path, timeout: float) -> str:
+    """Apply deploy/samples/chain/ (model, service, deployment); the endpoint, after a request."""
+    _say("applying deploy/samples/chain/ (a Model, a ModelService bound to it, a deployment)")
+    _kubectl(
+        kubeconfig, "apply", "-n", NAMESPACE, "-f", str(_ROOT / "deploy" / "samples" / "chain")
+    )
+    _kubectl(kubeconfig, "wait", "-n", NAMESPACE, "--for=condition=Ready", "zmsd", "--all",
+             f"--timeout={int(timeout)}s")  # fmt: skip
+    sys.stdout.write(_kubectl(kubeconfig, "get", "zsmodel,zmsd", "-n", NAMESPACE))
+    endpoint = _kubectl(
+        kubeconfig,
+        "get",
+        "zmsd",
+        "qwen2-chat",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "jsonpath={.status.endpoint}",
+    ).strip()
+    _say(f"calling the endpoint: curl {endpoint}")
+    with urllib.request.urlopen(endpoint, timeout=10) as reply:  # noqa: S310 - a loopback URL
+        sys.stdout.write(f"HTTP {reply.status}: {reply.read().decode()}\n")
+    return endpoint
 
 
 def _wait_http(url: str) -> None:

@@ -30,9 +30,13 @@ POLL = 3.0
 MAX_DEPENDENCY_WAIT = 30.0
 
 
+#: Looks at the POLL pace before the wait grows: a folder applied at once converges in seconds.
+_QUICK_LOOKS = 10
+
+
 def dependency_wait(attempt: int) -> float:
-    """Seconds before looking at a dependency again: 3, 6, 9 ... up to 30."""
-    return min(MAX_DEPENDENCY_WAIT, POLL * (attempt + 1))
+    """Seconds before looking again: 3 for the first ten looks, then growing by 3 up to 30."""
+    return min(MAX_DEPENDENCY_WAIT, POLL * max(1, attempt - _QUICK_LOOKS + 2))
 
 
 class Stop(Exception):  # noqa: N818 - a control-flow signal, not an error

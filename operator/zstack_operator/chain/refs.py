@@ -51,19 +51,19 @@ def _ready(obj: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def resolve(objects: Objects, kind: str, namespace: str, name: str) -> Resolved | str:
-    """The dependency ``kind``/``name`` once Ready; else why it cannot be used yet."""
+    """The dependency ``kind``/``name`` once Ready; else ``"<Kind> <name>: <why not yet>"``."""
     obj = await objects.get(PLURALS[kind], namespace, name)
     what = f"{kind} {name}"
     if obj is None:
-        return f"{what} does not exist in namespace {namespace}"
+        return f"{what}: it does not exist in namespace {namespace}"
     if obj.get("metadata", {}).get("deletionTimestamp"):
-        return f"{what} is being deleted"
+        return f"{what}: it is being deleted"
     status = obj.get("status") or {}
     ready = _ready(obj)
     uuid = status.get("uuid")
     if not uuid or ready is None or ready.get("status") != "True":
-        said = f": {ready.get('reason')}: {ready.get('message')}" if ready else ""
-        return f"{what} is not Ready yet{said}"
+        said = f" ({ready.get('reason')}: {ready.get('message')})" if ready else ""
+        return f"{what}: it is not Ready yet{said}"
     return Resolved(str(uuid), status.get("connection"))
 
 

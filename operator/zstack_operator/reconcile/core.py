@@ -227,7 +227,7 @@ def _waiting(p: Pass, message: str, attempt: int) -> Result:
         p.ready(False, ReadyReason.WAITING_FOR_DEPENDENCY, message)
     p.synced(False, SyncedReason.WAITING_FOR_DEPENDENCY, message)
     p.update(observed_generation=p.gen)
-    return Requeue(min(30.0, 3.0 * (attempt + 1)), message)
+    return Requeue(3.0 if attempt < 10 else min(30.0, 3.0 * (attempt - 8)), message)
 
 
 def _refuse_move(p: Pass, wanted: str, pinned: str) -> Result:
