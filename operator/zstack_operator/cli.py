@@ -43,6 +43,11 @@ COMMANDS: tuple[Command, ...] = (
         "run the operator (watch ModelServices and reconcile them with ZStack)",
     ),
     Command(
+        "model-centers",
+        "zstack_operator.model_centers",
+        "list the model centers the operator's own connection sees (uuid, name, status, url)",
+    ),
+    Command(
         "demo",
         "zstack_operator.demo",
         "run everything locally: control plane, ZStack simulator, operator, samples",
@@ -94,7 +99,8 @@ def _import(entry: Command) -> ModuleType:
             raise
         raise CommandNotInstalledError(
             f"the {entry.name} command is not installed here ({entry.module} is missing; "
-            "the operator image ships only run and crd: install from source for the tooling)"
+            "the operator image ships only run, crd and model-centers: install from source for the "
+            "tooling)"
         ) from exc
 
 

@@ -1,15 +1,22 @@
 """What a connection resource's status says: can it log in, to which ZStack, as whom.
 
-Owned here: ``probe`` (build the connection, ask ZStack's version — no session needed — and the
-account the credentials reach, which needs a login) and ``status_patch``, the merge patch of a
-ZStackConnection's or ClusterZStackConnection's status: the Ready condition (with kstatus'
-Reconciling/Stalled beside it), observedGeneration, zstackVersion, account, accountUuid,
-lastChecked and usedBy. Used by ``connection_status`` on every change and on a slow timer.
+Owned here: ``probe`` (build the connection, ask ZStack's version — no session needed — the
+account the credentials reach, which needs a login, and the model centers that account sees),
+``center_entries`` (QueryModelCenter's inventories as bounded status entries) and
+``status_patch``, the merge patch of a ZStackConnection's or ClusterZStackConnection's status:
+the Ready condition (with kstatus' Reconciling/Stalled beside it), observedGeneration,
+zstackVersion, account, accountUuid, lastChecked, usedBy, modelCenters and
+modelCentersMessage. Used by ``connection_status`` on every change and on a slow timer.
+
+The model centers are a convenience, not part of Ready: an account that may not query them, or
+a ZStack without the AI module, leaves the connection Ready with the last list read and a
+message saying why it is stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +24,12 @@ from typing import Any
 from .connections import ConnectionPool, CredentialsError
 from .resources.common import format_rfc3339
 from .resources.connection import CONNECTION_TERMINAL_REASONS, ConnectionReason
+from .resources.connectionstatus import MAX_MODEL_CENTERS, ModelCenterEntry
 from .status import describe
+from .zstack.ai_models import ModelCenterInventory
+from .zstack.client import ZStackClient
 from .zstack.errors import ErrorKind, ZStackError
+from .zstack.models import UUID32_PATTERN
 
 #: How the pool's reasons read on the connection itself.
 _REASONS = {
@@ -37,6 +48,61 @@ class Health:
     version: str | None = None
     account: str | None = None
     account_uuid: str | None = None
+    #: The model centers as status entries; None when they could not be read (keep the old).
+    centers: tuple[dict[str, Any], ...] | None = None
+    #: Why ``centers`` is None or incomplete (modelCentersMessage), else None.
+    centers_message: str | None = None
+
+    @property
+    def centers_failed(self) -> bool:
+        """The login worked but QueryModelCenter did not."""
+        return self.ready and self.centers is None
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None else None
+
+
+def center_entries(found: Iterable[ModelCenterInventory]) -> list[dict[str, Any]]:
+    """QueryModelCenter's inventories as status entries, by name then uuid.
+
+    Strings are clipped to the CRD's limits, so one long URL never makes the API server refuse
+    the whole status, and an entry without a ZStack uuid (the CRD's pattern) is left out.
+    """
+    entries = [
+        ModelCenterEntry(
+            uuid=c.uuid,
+            name=_clip(c.name, 255),
+            status=_clip(c.status, 64),
+            url=_clip(c.url, 2048),
+            management_ip=_clip(c.management_ip, 255),
+        )
+        for c in found
+        if re.fullmatch(UUID32_PATTERN, c.uuid)
+    ]
+    # Case-insensitively, as ZStack's database sorts them.
+    entries.sort(key=lambda e: ((e.name or "").casefold(), e.name or "", e.uuid))
+    return [e.model_dump(exclude_none=True) for e in entries]
+
+
+async def read_centers(
+    client: ZStackClient,
+) -> tuple[tuple[dict[str, Any], ...] | None, str | None]:
+    """The model centers ``client``'s account sees, in one request, and a message if stale."""
+    try:
+        # One more than listed, sorted by ZStack, so a longer list is noticed and the first
+        # ones by name are the ones shown.
+        found = await client.ai.query_model_centers(limit=MAX_MODEL_CENTERS + 1, sort="+name")
+    except ZStackError as exc:
+        # The explanation first, so clipping to the CRD's limit cuts only ZStack's detail.
+        stale = "QueryModelCenter failed; modelCenters, if any, is from an earlier check"
+        message = f"{stale}: {describe(exc)}"
+        return None, message[:512]
+    entries = center_entries(found)
+    more = None
+    if len(found) > MAX_MODEL_CENTERS:
+        more = f"more than {MAX_MODEL_CENTERS} model centers: the first ones by name are listed"
+    return tuple(entries[:MAX_MODEL_CENTERS]), more
 
 
 async def probe(pool: ConnectionPool, key: str) -> Health:
@@ -56,6 +122,7 @@ async def probe(pool: ConnectionPool, key: str) -> Health:
         elif "CERTIFICATE" in str(exc).upper():
             reason = ConnectionReason.TLS_VERIFY_FAILED
         return Health(False, reason, describe(exc))
+    centers, centers_message = await read_centers(conn.client)
     return Health(
         True,
         ConnectionReason.CONNECTED,
@@ -63,6 +130,8 @@ async def probe(pool: ConnectionPool, key: str) -> Health:
         version=version,
         account=account.name,
         account_uuid=account.uuid,
+        centers=centers,
+        centers_message=centers_message,
     )
 
 
@@ -123,4 +192,8 @@ def status_patch(
         patch.update(
             zstackVersion=health.version, account=health.account, accountUuid=health.account_uuid
         )
+        if health.centers is not None:  # else the last list read stays
+            patch["modelCenters"] = list(health.centers)
+        # None removes the field: a merge patch's null deletes.
+        patch["modelCentersMessage"] = health.centers_message
     return patch

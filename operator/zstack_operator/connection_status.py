@@ -3,9 +3,9 @@
 Owned here: ``ConnectionController``, which turns watch events of ZStackConnection and
 ClusterZStackConnection objects into the pool's registry (and the Secret watches that follow
 it), probes a connection whenever it or its Secret changes and on a slow timer, writes its
-status (Ready, version, account, last check, users), and answers whether a deletion may go on:
-not while ModelServices use it (the status then says which, reason InUse). ``handlers`` calls it
-from kopf; nothing here imports kopf.
+status (Ready, version, account, last check, users, the model centers the account sees), and
+answers whether a deletion may go on: not while ModelServices use it (the status then says
+which, reason InUse). ``handlers`` calls it from kopf; nothing here imports kopf.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .connection_health import probe, status_patch
+from .connection_health import Health, probe, status_patch
 from .connections import ConnectionPool, SecretWatcher
 from .connections.keys import key_of
 from .connections.sources import from_object
@@ -55,6 +55,8 @@ class ConnectionController:
         #: The last body seen of each connection resource, by key (for status refreshes).
         self._bodies: dict[str, tuple[str, Mapping[str, Any]]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        #: Connections whose QueryModelCenter fails: said once at info, not at every check.
+        self._centers_failing: set[str] = set()
 
     def start(self) -> None:
         """Watch the operator's own credentials Secret from the start."""
@@ -92,6 +94,7 @@ class ConnectionController:
         meta = body.get("metadata") or {}
         key = key_of(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         self._bodies.pop(key, None)
+        self._centers_failing.discard(key)
         self._pool.remove(key)
         self.watcher.sync(self._pool.registry.secrets())
 
@@ -110,6 +113,7 @@ class ConnectionController:
                 " delete them or point them at another connection first"
             )
         health = await probe(self._pool, key)
+        self._note_centers(key, health)
         patch = status_patch(
             health,
             generation=int(meta.get("generation") or 0),
@@ -122,6 +126,13 @@ class ConnectionController:
         except KubeError as exc:
             log.warning("cannot write the status of %s: %s", key, exc)
         return len(users)
+
+    def _note_centers(self, key: str, health: Health) -> None:
+        if health.centers_failed and key not in self._centers_failing:
+            self._centers_failing.add(key)
+            log.info("%s is Ready, but %s", key, health.centers_message)
+        elif health.centers is not None:
+            self._centers_failing.discard(key)
 
     async def aclose(self) -> None:
         """Stop the Secret watches and pending refreshes."""

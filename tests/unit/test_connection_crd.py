@@ -324,8 +324,19 @@ def test_status_schema(kind: str) -> None:
         "accountUuid",
         "lastChecked",
         "usedBy",
+        "modelCenters",
+        "modelCentersMessage",
     ]
     assert (props["usedBy"]["type"], props["usedBy"]["minimum"]) == ("integer", 0)
+    centers = props["modelCenters"]
+    assert (centers["type"], centers["maxItems"]) == ("array", r.MAX_MODEL_CENTERS)
+    center = centers["items"]
+    assert list(center["properties"]) == ["uuid", "name", "status", "url", "managementIp"]
+    assert center["required"] == ["uuid"]
+    assert center["properties"]["uuid"]["pattern"] == "^[0-9a-f]{32}$"
+    limits = {k: v.get("maxLength") for k, v in center["properties"].items()}
+    assert limits == {"uuid": 32, "name": 255, "status": 64, "url": 2048, "managementIp": 255}
+    assert props["modelCentersMessage"]["maxLength"] == 512
     assert props["lastChecked"]["format"] == "date-time"
     assert props["accountUuid"]["pattern"] == "^[0-9a-f]{32}$"
     conditions = props["conditions"]
@@ -400,6 +411,16 @@ def test_status_round_trips_and_tolerates_unknown_fields() -> None:
         "accountUuid": "0a1b2c3d4e5f40718293a4b5c6d7e8f9",
         "lastChecked": "2025-01-01T00:00:00Z",
         "usedBy": 2,
+        "modelCenters": [
+            {
+                "uuid": "5b1a1e0c6c2d4c8fb1f0a3d2e4c6b8a9",
+                "name": "default",
+                "status": "Connected",
+                "url": "http://127.0.0.1/model-center",
+                "managementIp": "127.0.0.1",
+            }
+        ],
+        "modelCentersMessage": "more than 32 model centers: the first ones by name are listed",
     }
     parsed = r.ConnectionStatus.model_validate({**status, "fromANewerOperator": True})
     assert parsed.manifest() == status

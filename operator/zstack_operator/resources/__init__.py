@@ -59,8 +59,10 @@ from zstack_operator.resources.connection import (
 from zstack_operator.resources.connectionstatus import (
     CONNECTION_CONDITION_DESCRIPTIONS,
     CONNECTION_CONDITION_TYPES,
+    MAX_MODEL_CENTERS,
     ClusterZStackConnection,
     ConnectionStatus,
+    ModelCenterEntry,
     ZStackConnection,
 )
 from zstack_operator.resources.modelservice import ModelService
@@ -104,6 +106,7 @@ __all__ = [
     "GROUP",
     "INSECURE_HTTP_MESSAGE",
     "KIND",
+    "MAX_MODEL_CENTERS",
     "PLURAL",
     "SHORT_NAMES",
     "SINGULAR",
@@ -124,6 +127,7 @@ __all__ = [
     "EventReason",
     "JobAction",
     "ManagementPolicy",
+    "ModelCenterEntry",
     "ModelService",
     "ModelServiceSpec",
     "ModelServiceStatus",

@@ -2,9 +2,10 @@
 
 Owned here: ``ConnectionStatus`` (conditions in ModelService's Condition shape, the ZStack
 release and account the login reached, when it was last checked, how many ModelServices use the
-connection), the condition vocabulary the connection CRDs describe, and the
-``ZStackConnection`` / ``ClusterZStackConnection`` objects (apiVersion, kind, metadata, spec,
-status) used to build manifests from Python and to read an object back in one validated step.
+connection, the model centers the account sees: ``ModelCenterEntry``), the condition vocabulary
+the connection CRDs describe, and the ``ZStackConnection`` / ``ClusterZStackConnection``
+objects (apiVersion, kind, metadata, spec, status) used to build manifests from Python and to
+read an object back in one validated step.
 The operator writes status; ``crdgen`` renders its schema.
 
 Reading is tolerant (unknown keys are ignored) so status written by another operator version
@@ -55,6 +56,29 @@ CONNECTION_CONDITION_DESCRIPTIONS = {
 }
 
 
+#: The most model centers a connection's status lists (the first ones by name). A ZStack has
+#: a handful; the bound keeps the status small whatever it has.
+MAX_MODEL_CENTERS = 32
+
+
+class ModelCenterEntry(CrdModel):
+    """One model center the connection's account can see (QueryModelCenter), read-only."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    uuid: Uuid32 = Field(description="UUID of the model center: a Model's spec.modelCenterUuid.")
+    name: str | None = Field(default=None, max_length=255, description="Its name in ZStack.")
+    status: str | None = Field(
+        default=None, max_length=64, description="Its status in ZStack (e.g. Connected)."
+    )
+    url: str | None = Field(
+        default=None, max_length=2048, description="The URL ZStack reports for it."
+    )
+    management_ip: str | None = Field(
+        default=None, max_length=255, description="Address of its management service."
+    )
+
+
 class ConnectionStatus(CrdModel):
     """Observed state of a connection, written only by the operator."""
 
@@ -90,6 +114,20 @@ class ConnectionStatus(CrdModel):
         ge=0,
         description="How many ModelServices use this connection.",
         json_schema_extra={"format": "int32"},
+    )
+    model_centers: list[ModelCenterEntry] | None = Field(
+        default=None,
+        max_length=MAX_MODEL_CENTERS,
+        description="The model centers the account sees, sorted by name (at most "
+        f"{MAX_MODEL_CENTERS}), read at each check: where to find a modelCenterUuid. Observed "
+        "only; the operator never changes a model center.",
+    )
+    model_centers_message: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Why modelCenters is stale or incomplete: the last QueryModelCenter failed "
+        "(the list is the last one read), or there are more centers than it lists. Absent "
+        "when the list is complete and current.",
     )
 
 
