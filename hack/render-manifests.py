@@ -14,9 +14,9 @@ by ``zstack_operator.crdgen``). This script derives:
   into namespace ``zstack-system``, Helm's bookkeeping labels removed, plus the Namespace.
 - ``deploy/manifests/install.yaml``: the CRDs and all of the above in one file for
   ``kubectl apply -f``.
-- ``deploy/argocd/argocd-cm.yaml``: ``deploy/argocd/health.lua`` (ModelService) and
-  ``deploy/argocd/connection/health.lua`` (both connection kinds) wrapped in the argocd-cm keys
-  Argo CD reads them from.
+- ``deploy/argocd/argocd-cm.yaml``: ``deploy/argocd/health.lua`` (ModelService, Model and
+  ModelServiceDeployment) and ``deploy/argocd/connection/health.lua`` (both connection kinds)
+  wrapped in the argocd-cm keys Argo CD reads them from.
 - ``deploy/prometheus/zstack-operator-rules.yaml``: the chart's PrometheusRule
   (``prometheusRule.enabled``) for the default install, for those who install without Helm.
 
@@ -52,6 +52,8 @@ HEALTH_CHECKS = {
     "ModelService": HEALTH_LUA,
     "ZStackConnection": CONNECTION_HEALTH_LUA,
     "ClusterZStackConnection": CONNECTION_HEALTH_LUA,
+    "Model": HEALTH_LUA,
+    "ModelServiceDeployment": HEALTH_LUA,
 }
 RELEASE = "zstack-operator"
 NAMESPACE = "zstack-system"
@@ -121,8 +123,9 @@ def _argocd_cm(scripts: dict[str, str]) -> str:
         body = "".join(f"    {line}" if line.strip() else "\n" for line in script.splitlines(True))
         data += f"  resource.customizations.health.ai.zstack.io_{kind}: |\n" + body
     return (
-        "# Argo CD health checks for ai.zstack.io's ModelService, ZStackConnection and\n"
-        "# ClusterZStackConnection. Merge them into your argocd-cm:\n"
+        "# Argo CD health checks for ai.zstack.io's ModelService, ZStackConnection,\n"
+        "# ClusterZStackConnection, Model and ModelServiceDeployment. Merge them into your\n"
+        "# argocd-cm:\n"
         "#   kubectl -n argocd patch configmap argocd-cm \\\n"
         "#     --patch-file deploy/argocd/argocd-cm.yaml\n"
         "# or copy the keys into the Argo CD Helm chart's configs.cm values. Generated from\n"
