@@ -32,6 +32,12 @@ INSTALL_YAML = ROOT / "deploy" / "manifests" / "install.yaml"
 OVERLAY = ROOT / "deploy" / "kustomize" / "overlays" / "example"
 #: The namespace the plain manifests are rendered for; tests move them to their own.
 RENDERED_NAMESPACE = "zstack-system"
+#: The kinds the operator reconciles, granted alike: ModelService and the rest of the model chain.
+CHAIN = (
+    "modelservices.ai.zstack.io",
+    "models.ai.zstack.io",
+    "modelservicedeployments.ai.zstack.io",
+)
 
 
 def _docs(text: str) -> list[dict[str, Any]]:
@@ -210,10 +216,13 @@ def test_helm_install_namespaced_grants_exactly_the_rules(
         expected = "policy/v1" if kube.server_minor >= 21 else "policy/v1beta1"
         assert budget["apiVersion"] == expected
         account = f"system:serviceaccount:{namespace}:zso-zstack-operator"
-        ms = "modelservices.ai.zstack.io"
         allowed = [
-            *(("-n", namespace, verb, ms) for verb in ("get", "list", "watch", "patch")),
-            ("-n", namespace, "patch", ms, "--subresource=status"),
+            *(
+                ("-n", namespace, verb, kind)
+                for kind in CHAIN
+                for verb in ("get", "list", "watch", "patch")
+            ),
+            *(("-n", namespace, "patch", kind, "--subresource=status") for kind in CHAIN),
             ("-n", namespace, "create", "events"),
             ("-n", namespace, "get", "secret/zso-zstack-operator-credentials"),
             ("-n", namespace, "create", "leases.coordination.k8s.io"),
@@ -225,11 +234,15 @@ def test_helm_install_namespaced_grants_exactly_the_rules(
             ("-n", namespace, "update", "leases.coordination.k8s.io/another-lease"),
             ("-n", namespace, "delete", "leases.coordination.k8s.io/zso-zstack-operator"),
             ("-n", namespace, "list", "leases.coordination.k8s.io"),
-            ("--all-namespaces", "list", ms),
-            ("-n", "default", "watch", ms),
-            *(("-n", namespace, verb, ms) for verb in ("create", "update", "delete")),
-            ("-n", namespace, "get", ms, "--subresource=status"),
-            ("-n", namespace, "update", ms, "--subresource=status"),
+            *(("--all-namespaces", "list", kind) for kind in CHAIN),
+            *(("-n", "default", "watch", kind) for kind in CHAIN),
+            *(
+                ("-n", namespace, verb, kind)
+                for kind in CHAIN
+                for verb in ("create", "update", "delete")
+            ),
+            *(("-n", namespace, "get", kind, "--subresource=status") for kind in CHAIN),
+            *(("-n", namespace, "update", kind, "--subresource=status") for kind in CHAIN),
             ("-n", namespace, "get", "secret/some-other-secret"),
             ("-n", namespace, "list", "secrets"),
             ("-n", namespace, "update", "events"),
@@ -259,6 +272,10 @@ def test_helm_install_cluster_wide_reaches_every_namespace(
         assert [rule["resources"] for rule in role["rules"]] == [
             ["modelservices"],
             ["modelservices/status"],
+            ["models"],
+            ["models/status"],
+            ["modelservicedeployments"],
+            ["modelservicedeployments/status"],
             ["events"],
             ["zstackconnections"],
             ["zstackconnections/status"],
@@ -266,14 +283,14 @@ def test_helm_install_cluster_wide_reaches_every_namespace(
             ["clusterzstackconnections/status"],
         ]
         account = f"system:serviceaccount:{namespace}:{fullname}"
-        ms = "modelservices.ai.zstack.io"
-        assert _can(kube, account, "--all-namespaces", "watch", ms)
-        assert _can(kube, account, "-n", "default", "patch", ms, "--subresource=status")
+        for kind in CHAIN:
+            assert _can(kube, account, "--all-namespaces", "watch", kind)
+            assert _can(kube, account, "-n", "default", "patch", kind, "--subresource=status")
+            assert not _can(kube, account, "-n", "default", "delete", kind)
         assert _can(kube, account, "-n", "default", "create", "events")
         assert _can(kube, account, "-n", namespace, "get", f"secret/{fullname}-credentials")
         assert not _can(kube, account, "-n", "default", "get", f"secret/{fullname}-credentials")
         assert not _can(kube, account, "--all-namespaces", "list", "secrets")
-        assert not _can(kube, account, "-n", "default", "delete", ms)
     finally:
         helm.uninstall(release)
     assert kube.get_or_none("clusterrole", f"{release}-zstack-operator") is None
@@ -293,11 +310,11 @@ def test_chart_rbac_bound_to_a_user_holds_for_its_own_token(
         result = kube.kubectl("auth", "can-i", *check, "-n", namespace, user=user, check=False)
         return result.stdout.strip() == "yes"
 
-    ms = "modelservices.ai.zstack.io"
-    assert can("watch", ms)
-    assert can("patch", ms, "--subresource=status")
+    for kind in CHAIN:
+        assert can("watch", kind)
+        assert can("patch", kind, "--subresource=status")
+        assert not can("delete", kind)
     assert can("create", "events")
     assert can("get", "secret/zso-user-zstack-operator-credentials")
     assert not can("get", "secret/anything-else")
     assert not can("list", "secrets")
-    assert not can("delete", ms)

@@ -39,6 +39,9 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
 
 
+#: The ``kind`` label of the ModelService series (the other kinds have series of their own).
+MS = "ModelService"
+
 #: /readyz of the fixture's first operator, which leads its own Lease (the body names the role).
 READY = (200, "ok: leader (operator-0)")
 
@@ -70,7 +73,7 @@ def test_a_zstack_outage_shows_in_metrics_and_never_in_liveness(
         )  # fmt: skip
         synced = value(
             samples, "zstack_operator_resources",
-            condition="Synced", status="False", reason="ReconcileError",
+            kind=MS, condition="Synced", status="False", reason="ReconcileError",
         )  # fmt: skip
         return samples if failed and synced == 1 else None
 
@@ -78,12 +81,15 @@ def test_a_zstack_outage_shows_in_metrics_and_never_in_liveness(
     wait_cond(kube, namespace, name, "Synced", "False", "ReconcileError")
     probes.extend([probe(url, "/healthz"), probe(url, "/readyz")])
     assert set(probes) == {(200, "ok"), READY}
-    retries = value(samples, "zstack_operator_reconciles_total", trigger="update", result="retry")
+    retries = value(
+        samples, "zstack_operator_reconciles_total", kind=MS, trigger="update", result="retry"
+    )
     assert retries is not None
     assert retries >= 1
     # The service itself did not go anywhere: Ready stays True through a ZStack outage.
     assert value(
-        samples, "zstack_operator_resources", condition="Ready", status="True", reason="Available"
+        samples, "zstack_operator_resources",
+        kind=MS, condition="Ready", status="True", reason="Available",
     ) == 1  # fmt: skip
 
     zstack.faults(outage=False)
@@ -93,9 +99,9 @@ def test_a_zstack_outage_shows_in_metrics_and_never_in_liveness(
         message="the update lands after the outage",
     )
     samples = scrape(url)
-    synced = {"condition": "Synced", "status": "True", "reason": "ReconcileSuccess"}
+    synced = {"kind": MS, "condition": "Synced", "status": "True", "reason": "ReconcileSuccess"}
     assert value(samples, "zstack_operator_resources", **synced) == 1
-    error = {"condition": "Synced", "status": "False", "reason": "ReconcileError"}
+    error = {"kind": MS, "condition": "Synced", "status": "False", "reason": "ReconcileError"}
     assert value(samples, "zstack_operator_resources", **error) == 0
 
 
@@ -107,7 +113,8 @@ def test_metrics_describe_one_resource_and_a_drift_repair(
     uuid = ready(kube, namespace, name)["status"]["uuid"]
     samples = scrape(url)
 
-    assert value(samples, "zstack_operator_reconciles_total", trigger="create", result="ok") == 1
+    reconciles = "zstack_operator_reconciles_total"
+    assert value(samples, reconciles, kind=MS, trigger="create", result="ok") == 1
     requests = "zstack_operator_zstack_requests_total"
     assert value(samples, requests, api="LogInByAccount", outcome="200") == 1
     assert value(samples, requests, api="AddModelService", outcome="202") == 1
@@ -127,9 +134,10 @@ def test_metrics_describe_one_resource_and_a_drift_repair(
     assert polls is not None
     assert polls >= 1
     resources = "zstack_operator_resources"
-    assert value(samples, resources, condition="Ready", status="True", reason="Available") == 1
+    ready_now = {"kind": MS, "condition": "Ready", "status": "True", "reason": "Available"}
+    assert value(samples, resources, **ready_now) == 1
     assert value(
-        samples, resources, condition="Synced", status="True", reason="ReconcileSuccess"
+        samples, resources, kind=MS, condition="Synced", status="True", reason="ReconcileSuccess"
     ) == 1  # fmt: skip
 
     zstack.delete_behind_our_back(uuid)
@@ -150,7 +158,7 @@ def test_metrics_describe_one_resource_and_a_drift_repair(
     )
     assert value(samples, "zstack_operator_drift_repairs_total", mode="manage") == 1
     assert value(samples, requests, api="AddModelService", outcome="202") == 2
-    assert value(samples, resources, condition="Ready", status="True", reason="Available") == 1
+    assert value(samples, resources, **ready_now) == 1
 
 
 def test_a_watch_kopf_gives_up_on_ends_the_process(

@@ -7,6 +7,9 @@ forbidden. Then each (rule, verb) of the rendered Roles is taken away in turn, a
 names what breaks: the API server's "cannot VERB resource" in the operator's log and what the
 user sees on the resource. A grant without a case fails ``test_every_grant_has_a_case``, so a
 rule added to the chart must come with proof that it is needed.
+
+Models and ModelServiceDeployments get the ModelService grants; their cases run once the
+operator registers handlers for the kind (``operator_watches``), and skip until then.
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import helm_python
+import kopf
 import pytest
 import yaml
+from zstack_operator import handlers
+from zstack_operator.settings import SecretRef, Settings
+from zstack_operator.sim import DEFAULT_MODEL_CENTER_UUID, DEFAULT_ZONE_UUID
 
 from tests.e2e.test_operator import apply, cond, ready, sample, wait_cond
 from tests.support.helm_chart import CHART, rbac_bound_to_user, render
@@ -288,6 +295,155 @@ def _no_lease_update(s: Scenario) -> None:
     s.untouched(name)
 
 
+# --- Models and ModelServiceDeployments: the ModelService grants, one kind at a time -----------
+
+
+def operator_watches(plural: str) -> bool:
+    """Whether the operator registers any handler for ``plural`` (ai.zstack.io)."""
+    registry = kopf.OperatorRegistry()
+    settings = Settings(endpoint="http://zstack.invalid", credentials_secret=SecretRef("ns", "s"))
+    handlers.register(settings, registry)
+    # kopf keeps its handlers in private per-cause registries; each names its resource.
+    found = [
+        handler.selector
+        for holder in (registry._changing, registry._watching, registry._indexing)
+        for handler in holder.get_all_handlers()
+        if handler.selector is not None
+    ]
+    return any(plural in (sel.any_name, sel.plural) for sel in found)
+
+
+@dataclass(frozen=True)
+class ChainKind:
+    """A kind of the model chain, as the cases below create and inspect it."""
+
+    plural: str
+    #: The ZStack API that creates its resource: never called while the operator cannot act.
+    create_api: str
+
+    @property
+    def resource(self) -> str:
+        return f"{self.plural}.ai.zstack.io"
+
+    def doc(self, s: Scenario, service: str | None = None) -> dict[str, Any]:
+        """The object to create; a deployment's ModelService is created Ready unless given."""
+        if self.plural == "models":
+            kind = "Model"
+            spec: dict[str, Any] = {
+                "installPath": "/models/qwen2-7b",
+                "modelCenterUuid": DEFAULT_MODEL_CENTER_UUID,
+            }
+        else:
+            kind = "ModelServiceDeployment"
+            if service is None:
+                # A ModelService that is there and Ready: only the deployment is held back.
+                service = s.create()
+                ready(s.kube, s.namespace, service)
+            spec = {
+                "modelServiceRef": {"name": service},
+                "zoneUuid": DEFAULT_ZONE_UUID,
+                "type": "Container",
+                "dockerImage": "registry.example/vllm:0.6",
+            }
+        meta = {"name": "chain", "namespace": s.namespace}
+        return {"apiVersion": "ai.zstack.io/v1alpha1", "kind": kind, "metadata": meta, "spec": spec}
+
+    def create(self, s: Scenario) -> str:
+        return apply(s.kube, s.namespace, self.doc(s))
+
+    def obj(self, s: Scenario, name: str) -> dict[str, Any]:
+        return s.kube.get(self.resource, name, s.namespace)
+
+    def untouched(self, s: Scenario, name: str) -> None:
+        """Never reconciled: no finalizer, no status, and ZStack was never asked to create it."""
+        deadline = time.monotonic() + UNTOUCHED_FOR
+        while True:
+            obj = self.obj(s, name)
+            assert obj["metadata"].get("finalizers") is None, obj["metadata"]
+            assert "status" not in obj, obj["status"]
+            assert s.zstack.requests(self.create_api) == 0
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.5)
+
+    def ready(self, s: Scenario, name: str) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            obj = self.obj(s, name)
+            c = cond(obj, "Ready")
+            current = c.get("observedGeneration") == obj["metadata"]["generation"]
+            return obj if c.get("status") == "True" and current else None
+
+        return wait_until(check, timeout=90, message=f"{self.plural}/{name} Ready")
+
+
+MODELS = ChainKind("models", "AddModel")
+DEPLOYMENTS = ChainKind("modelservicedeployments", "DeployModelService")
+
+
+def _chain_cases(kind: ChainKind) -> dict[tuple[str, str], Callable[[Scenario], None]]:
+    """The ModelService cases for another kind: what breaks without each of its five grants."""
+
+    def watched(s: Scenario) -> None:
+        if not operator_watches(kind.plural):
+            pytest.skip(f"the operator does not reconcile {kind.plural} yet")
+
+    def no_list(s: Scenario) -> None:
+        watched(s)
+        s.start()
+        name = kind.create(s)
+        s.denied("list", kind.plural)
+        kind.untouched(s, name)
+
+    def no_watch(s: Scenario) -> None:
+        watched(s)
+        s.start()
+        s.denied("watch", kind.plural)  # the initial list worked: only a watch could tell
+        name = kind.create(s)
+        kind.untouched(s, name)
+
+    def no_patch(s: Scenario) -> None:
+        watched(s)
+        s.start()
+        name = kind.create(s)
+        s.denied("patch", kind.plural)  # kopf adds its finalizer before any handler runs
+        kind.untouched(s, name)
+
+    def no_status_patch(s: Scenario) -> None:
+        watched(s)
+        s.start()
+        name = kind.create(s)
+        s.denied("patch", f"{kind.plural}/status")
+        obj = kind.obj(s, name)
+        assert obj["metadata"]["finalizers"] == ["ai.zstack.io/finalizer"]
+        assert "uuid" not in obj.get("status", {})
+        assert s.op is not None
+        op, needle = s.op, f'cannot patch resource "{kind.plural}/status"'
+        wait_until(lambda: op.logs().count(needle) >= 2, timeout=60, message="a retried pass")
+        if kind is DEPLOYMENTS:
+            # status.pendingJob is written before the Deploy is sent: no write, no Deploy.
+            assert s.zstack.requests(kind.create_api) == 0
+        else:
+            # However many passes are retried, ZStack is asked to create the model once at most.
+            assert s.zstack.requests(kind.create_api) <= 1
+
+    def no_get(s: Scenario) -> None:
+        watched(s)
+        s.start(drift_interval=2)
+        name = kind.create(s)
+        kind.ready(s, name)
+        # The drift loop reads the object when its check comes due: without get, no check runs.
+        s.denied("get", kind.plural)
+        assert s.zstack.requests(kind.create_api) == 1
+
+    return {
+        (kind.plural, "get"): no_get,
+        (kind.plural, "list"): no_list,
+        (kind.plural, "watch"): no_watch,
+        (kind.plural, "patch"): no_patch,
+        (f"{kind.plural}/status", "patch"): no_status_patch,
+    }
+
+
 #: What breaks without each grant of the chart's Roles.
 CASES: dict[tuple[str, str], Callable[[Scenario], None]] = {
     ("modelservices", "get"): _no_get,
@@ -305,6 +461,8 @@ CASES: dict[tuple[str, str], Callable[[Scenario], None]] = {
     ("leases", "create"): _no_lease_create,
     ("leases", "get"): _no_lease_get,
     ("leases", "update"): _no_lease_update,
+    **_chain_cases(MODELS),
+    **_chain_cases(DEPLOYMENTS),
 }
 
 
@@ -375,3 +533,35 @@ def test_each_grant_is_needed(
     ns = scenario.namespace
     scenario.kube.apply(yaml.safe_dump_all(without(chart_rbac(chart, ns), resource, verb)), ns)
     CASES[resource, verb](scenario)
+
+
+def test_the_chart_rules_are_enough_for_the_whole_model_chain(
+    chart: helm_python.Chart, scenario: Scenario
+) -> None:
+    """A Model, a ModelService serving it and a deployment of both: created, Ready, deleted."""
+    if not (operator_watches(MODELS.plural) and operator_watches(DEPLOYMENTS.plural)):
+        pytest.skip("the operator does not reconcile models and modelservicedeployments yet")
+    kube, ns = scenario.kube, scenario.namespace
+    kube.apply(yaml.safe_dump_all(chart_rbac(chart, ns)), namespace=ns)
+    op = scenario.start()
+
+    model = MODELS.create(scenario)
+    MODELS.ready(scenario, model)
+    service = scenario.create(modelRefs=[{"name": model}])
+    ready(kube, ns, service)
+    deployment = DEPLOYMENTS.doc(scenario, service)
+    deployment["spec"]["modelRef"] = {"name": model}
+    name = apply(kube, ns, deployment)
+    obj = DEPLOYMENTS.ready(scenario, name)
+    assert obj["status"]["endpoint"]
+
+    for resource, gone in (
+        (DEPLOYMENTS.resource, name),
+        ("modelservice", service),
+        (MODELS.resource, model),
+    ):
+        kube.kubectl("delete", resource, gone, "--wait=true", namespace=ns, timeout=120)
+        assert kube.get_or_none(resource, gone, ns) is None
+
+    forbidden = [line for line in op.logs().splitlines() if FORBIDDEN.search(line)]
+    assert forbidden == []

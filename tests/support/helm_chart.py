@@ -32,9 +32,11 @@ def _watched(resource: str, *verbs: str) -> list[dict[str, Any]]:
 
 
 #: The operator's whole Kubernetes API footprint besides Secrets, in the chart's order.
-#: In every Role and the ClusterRole (the drift loop also gets each ModelService).
+#: In every Role and the ClusterRole (the drift loop also gets each object of the model chain).
 WATCH_RULES = [
     *_watched("modelservices", "get", "list", "watch", "patch"),
+    *_watched("models", "get", "list", "watch", "patch"),
+    *_watched("modelservicedeployments", "get", "list", "watch", "patch"),
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
     *_watched("zstackconnections"),
 ]

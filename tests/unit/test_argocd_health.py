@@ -1,7 +1,8 @@
 """The Argo CD health checks under Lua 5.1, the dialect of Argo CD's gopher-lua.
 
-Two checks: deploy/argocd/health.lua (ModelService) and deploy/argocd/connection/health.lua
-(ZStackConnection and ClusterZStackConnection). The cases of each live in the health_test.yaml
+Two checks: deploy/argocd/health.lua (ModelService, Model and ModelServiceDeployment, which share
+the condition vocabulary) and deploy/argocd/connection/health.lua (ZStackConnection and
+ClusterZStackConnection). The cases of each live in the health_test.yaml
 beside it (Argo CD's own format, so a check can go upstream unchanged). Each runs under lupa's
 bundled PUC Lua 5.1 and, when Debian's ``lua5.1`` is installed, under that interpreter as well,
 fed the object the way Argo CD feeds it: a global ``obj`` built from the resource's JSON.
@@ -19,7 +20,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 from zstack_operator import resources as r
+from zstack_operator import status as st
+from zstack_operator.resources import deployment as rd
+from zstack_operator.resources import model as rm
 
 ARGOCD = Path(__file__).resolve().parents[2] / "deploy" / "argocd"
 SCRIPT = ARGOCD / "health.lua"
@@ -155,7 +160,99 @@ def test_argocd_cm_snippet_carries_the_scripts() -> None:
         "resource.customizations.health.ai.zstack.io_ModelService": SCRIPT.read_text(),
         "resource.customizations.health.ai.zstack.io_ZStackConnection": connection,
         "resource.customizations.health.ai.zstack.io_ClusterZStackConnection": connection,
+        "resource.customizations.health.ai.zstack.io_Model": SCRIPT.read_text(),
+        "resource.customizations.health.ai.zstack.io_ModelServiceDeployment": SCRIPT.read_text(),
     }
+
+
+# --- the ModelService, Model and ModelServiceDeployment check ------------------------------------
+
+#: Each kind the check serves -> the pydantic models of its spec and status.
+KINDS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
+    r.KIND: (r.ModelServiceSpec, r.ModelServiceStatus),
+    rm.MODEL_KIND: (rm.ModelSpec, rm.ModelStatus),
+    rd.DEPLOYMENT_KIND: (rd.DeploymentSpec, rd.DeploymentStatus),
+}
+
+
+def test_check_knows_exactly_the_terminal_reasons() -> None:
+    """The Lua TERMINAL table is the operator's TERMINAL_REASONS (those that set Stalled)."""
+    table = re.search(r"local TERMINAL = \{(.*?)\n\}", SCRIPT.read_text(), re.S)
+    assert table is not None
+    names = set(re.findall(r"(\w+) = true", table.group(1)))
+    assert names == {str(reason) for reason in st.TERMINAL_REASONS}
+
+
+def test_cases_cover_each_kind_and_are_valid_objects() -> None:
+    outcomes: dict[str, set[str]] = {}
+    for case in CASES:
+        obj = _load(case)
+        spec_model, status_model = KINDS[obj["kind"]]
+        # Objects the API server and the operator could hold. The check reads no spec, and the
+        # ModelService cases keep the short spec they were written with.
+        if obj["kind"] != r.KIND:
+            spec_model.model_validate(obj["spec"])
+        status_model.model_validate(obj.get("status") or {})
+        for condition in (obj.get("status") or {}).get("conditions", []):
+            assert condition["type"] in set(r.ConditionType)
+        outcomes.setdefault(obj["kind"], set()).add(case["healthStatus"]["status"])
+    assert set(outcomes) == set(KINDS)
+    for kind, seen in outcomes.items():
+        assert seen >= {"Healthy", "Progressing", "Degraded"}, kind
+
+
+def test_deployment_cases_cover_its_serving_states() -> None:
+    """A deployment that serves (with its endpoint), deploys, failed, and waits for its service."""
+    by_reason: dict[str, list[dict[str, Any]]] = {}
+    for case in CASES:
+        obj = _load(case)
+        if obj["kind"] != rd.DEPLOYMENT_KIND or obj["metadata"].get("deletionTimestamp"):
+            continue
+        for condition in (obj.get("status") or {}).get("conditions", []):
+            if condition["type"] == "Ready":
+                by_reason.setdefault(condition["reason"], []).append(case)
+    assert set(by_reason) >= {
+        r.ReadyReason.AVAILABLE,
+        r.ReadyReason.DEPLOYING,
+        r.ReadyReason.FAILED,
+        r.ReadyReason.WAITING_FOR_DEPENDENCY,
+    }
+    serving = [
+        c for c in by_reason[r.ReadyReason.AVAILABLE] if c["healthStatus"]["status"] == "Healthy"
+    ]
+    assert any(_load(c)["status"]["endpoint"] in c["healthStatus"]["message"] for c in serving)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize(
+    "reason", sorted(set(r.ReadyReason) - {r.ReadyReason.AVAILABLE, r.ReadyReason.DELETING})
+)
+def test_every_ready_reason_has_a_defined_outcome(kind: str, reason: str) -> None:
+    """Ready=False for the current spec: Degraded only for Failed, which waiting does not fix."""
+    obj = _load(CASES[0])
+    obj["kind"] = kind
+    obj["status"]["conditions"] = [
+        {"type": "Ready", "status": "False", "reason": reason, "observedGeneration": 2},
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "observedGeneration": 2},
+    ]
+    want = "Degraded" if reason == r.ReadyReason.FAILED else "Progressing"
+    assert _run_lupa(obj)["status"] == want
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("reason", sorted(r.SyncedReason))
+def test_every_synced_reason_has_a_defined_outcome(kind: str, reason: str) -> None:
+    """Synced=False for the current spec: Degraded exactly for the terminal reasons."""
+    obj = _load(CASES[0])
+    obj["kind"] = kind
+    obj["status"]["conditions"] = [
+        {"type": "Ready", "status": "False", "reason": "Creating", "observedGeneration": 2},
+        {"type": "Synced", "status": "False", "reason": reason, "observedGeneration": 2},
+    ]
+    want = {r.SyncedReason.PAUSED: "Suspended"}.get(
+        r.SyncedReason(reason), "Degraded" if reason in st.TERMINAL_REASONS else "Progressing"
+    )
+    assert _run_lupa(obj)["status"] == want
 
 
 # --- the connection check ------------------------------------------------------------------------

@@ -85,9 +85,7 @@ def test_install_yaml_creates_dependencies_first() -> None:
     kinds = [doc["kind"] for doc in docs]
     assert kinds == [
         "Namespace",
-        "CustomResourceDefinition",
-        "CustomResourceDefinition",
-        "CustomResourceDefinition",
+        *["CustomResourceDefinition"] * len(CRD_FILES),
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
@@ -99,14 +97,17 @@ def test_install_yaml_creates_dependencies_first() -> None:
         "Deployment",
         "PodDisruptionBudget",
     ]
-    assert [doc["metadata"]["name"] for doc in docs[1:4]] == [
+    operator = 1 + len(CRD_FILES)  # the first document after the CRDs
+    assert [doc["metadata"]["name"] for doc in docs[1:operator]] == [
         "modelservices.ai.zstack.io",
         "zstackconnections.ai.zstack.io",
         "clusterzstackconnections.ai.zstack.io",
+        "models.ai.zstack.io",
+        "modelservicedeployments.ai.zstack.io",
     ]
-    labels: list[dict[str, str]] = [doc["metadata"].get("labels", {}) for doc in docs[4:]]
+    labels: list[dict[str, str]] = [doc["metadata"].get("labels", {}) for doc in docs[operator:]]
     assert all("helm.sh/chart" not in x and "app.kubernetes.io/managed-by" not in x for x in labels)
-    assert {doc["metadata"].get("namespace") for doc in docs[4:]} == {"zstack-system", None}
+    assert {doc["metadata"].get("namespace") for doc in docs[operator:]} == {"zstack-system", None}
     (cluster_role,) = [doc for doc in docs if doc["kind"] == "ClusterRole"]
     assert cluster_role["rules"] == CLUSTER_RULES, "the default install reads no tenant Secrets"
 

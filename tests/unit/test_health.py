@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from zstack_operator.health import API_CHECK_TIMEOUT, Health, serve
 from zstack_operator.kubeapi import KubeAPI, KubeConfig
+from zstack_operator.metrics import RECONCILES, ConditionCensus
 
 
 @pytest.fixture
@@ -116,3 +118,44 @@ async def test_metrics_are_prometheus_text_with_the_operator_families(
         "zstack_operator_resources",
     ):
         assert f"# TYPE {family} " in reply.text
+
+
+def sample(text: str, name: str, labels: dict[str, str]) -> float | None:
+    """The value of the one sample ``name{labels}`` in a /metrics answer, if there is one."""
+    for family in text_string_to_metric_families(text):
+        for one in family.samples:
+            if one.name == name and one.labels == labels:
+                return float(one.value)
+    return None
+
+
+async def test_metrics_count_each_kind_apart(endpoint: tuple[Health, str]) -> None:
+    """One object of each kind with the same conditions: three series, one per kind, and a
+    forgotten object takes only its own kind's count down."""
+    _, url = endpoint
+    census = ConditionCensus()
+    kinds = ("ModelService", "Model", "ModelServiceDeployment")
+
+    async def ready() -> list[float]:
+        """Ready=True Available per kind (the gauge is the process's: other tests count too)."""
+        _, text = await get(f"{url}/metrics")
+        labels = {"condition": "Ready", "status": "True", "reason": "Available"}
+        return [
+            sample(text, "zstack_operator_resources", {"kind": k, **labels}) or 0 for k in kinds
+        ]
+
+    before = await ready()
+    try:
+        for kind in kinds:
+            census.set(f"uid-{kind}", [("Ready", "True", "Available")], kind)
+        requeued = {"kind": "ModelServiceDeployment", "trigger": "create", "result": "requeue"}
+        RECONCILES.labels(*requeued.values()).inc()
+
+        assert [a - b for a, b in zip(await ready(), before, strict=True)] == [1, 1, 1]
+        _, text = await get(f"{url}/metrics")
+        assert sample(text, "zstack_operator_reconciles_total", requeued)
+
+        census.forget("uid-Model")
+        assert [a - b for a, b in zip(await ready(), before, strict=True)] == [1, 0, 1]
+    finally:
+        census.clear()

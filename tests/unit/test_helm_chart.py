@@ -202,6 +202,28 @@ def test_namespaced_mode_grants_nothing_cluster_wide(chart: helm_python.Chart) -
     )
 
 
+@pytest.mark.parametrize("values", [None, {"watchNamespaces": ["team-a"]}], ids=["cluster", "ns"])
+def test_the_model_chain_kinds_have_exactly_the_modelservice_grants(
+    chart: helm_python.Chart, values: dict[str, list[str]] | None
+) -> None:
+    """Models and ModelServiceDeployments: the verbs of ModelServices, on the object and on its
+    status, and nothing on any other subresource."""
+    objects = render(chart, values)
+    (role,) = [doc for (kind, name, _), doc in objects.items() if name == "zstack-operator"
+               and kind in ("ClusterRole", "Role")]  # fmt: skip
+    verbs: dict[str, list[str]] = {}
+    for rule in role["rules"]:
+        if rule["apiGroups"] == ["ai.zstack.io"]:
+            (resource,) = rule["resources"]
+            verbs[resource] = rule["verbs"]
+    for plural in ("models", "modelservicedeployments"):
+        assert verbs[plural] == verbs["modelservices"] == ["get", "list", "watch", "patch"]
+        assert verbs[f"{plural}/status"] == verbs["modelservices/status"] == ["patch"]
+    chain = {r for r in verbs if r.split("/")[0] in ("models", "modelservicedeployments")}
+    assert chain == {"models", "models/status", "modelservicedeployments",
+                     "modelservicedeployments/status"}  # fmt: skip
+
+
 def test_existing_service_account_and_no_rbac(chart: helm_python.Chart) -> None:
     values = {"serviceAccount": {"create": False, "name": "platform-sa"}, "rbac": {"create": False}}
     objects = render(chart, values)

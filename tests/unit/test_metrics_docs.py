@@ -2,7 +2,7 @@
 
 Every metric name the README or docs/*.md mention (``zstack_operator_*``, ``process_*``,
 ``python_*``) must be served, and every family of the operator's own must be documented in
-docs/install.md's metrics table.
+docs/install.md's metrics table, with exactly the labels it carries.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 from aiohttp import web
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
+from zstack_operator import metrics
 from zstack_operator.health import Health, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +90,25 @@ async def test_every_operator_family_is_in_the_install_docs_table(metrics_text: 
     assert families, "the operator's families are missing from /metrics"
     undocumented = families - set(documented([ROOT / "docs" / "install.md"]))
     assert not undocumented, f"served but not in docs/install.md: {sorted(undocumented)}"
+
+
+def table_labels(path: Path) -> dict[str, list[str]]:
+    """Metric -> the labels its row of the metrics table names (each label in backticks, its
+    values after it in parentheses)."""
+    rows: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`zstack_operator_[a-z0-9_]+`", cells[0]):
+            # Values in parentheses may hold commas and backticks of their own: drop them first.
+            labels = re.sub(r"\([^)]*\)", "", cells[2])
+            rows[cells[0].strip("`")] = re.findall(r"`([a-z_]+)`", labels)
+    return rows
+
+
+def test_the_install_docs_table_names_each_metrics_labels() -> None:
+    documented_labels = table_labels(ROOT / "docs" / "install.md")
+    own = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
+    assert own
+    for metric in own:
+        name = metric._name + ("_total" if metric._type == "counter" else "")
+        assert documented_labels.get(name) == list(metric._labelnames), name

@@ -21,6 +21,9 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from zstack_operator import metrics
+from zstack_operator import resources as r
+from zstack_operator.resources import deployment as rd
+from zstack_operator.resources import model as rm
 
 from tests.support.helm_chart import CHART, NS, render
 
@@ -152,9 +155,47 @@ def test_the_dashboard_shows_rates_errors_latency_and_conditions() -> None:
     quantiles = [re.findall(r"^histogram_quantile\(([0-9.]+),", e) for e in latency]
     assert quantiles == [["0.5"], ["0.95"], ["0.99"]]
     assert 'outcome!~"2.."' in by_title["ZStack errors by API and outcome"][0]
-    assert "sum by (result)" in by_title["Reconciles by result"][0]
-    assert "sum by (condition, status, reason)" in by_title["ModelServices by condition"][0]
+    assert "sum by (kind, result)" in by_title["Reconciles by kind and result"][0]
+    by_condition = by_title["Resources by kind and condition"][0]
+    assert "sum by (kind, condition, status, reason)" in by_condition
     assert "sum by (api)" in by_title["ZStack requests by API"][0]
+
+
+#: The series whose ``kind`` label tells ModelServices, Models and ModelServiceDeployments apart.
+BY_KIND = ("zstack_operator_resources", "zstack_operator_reconciles_total")
+
+
+def test_every_query_of_a_kind_labelled_series_keeps_the_kinds_apart() -> None:
+    """Summed over every kind, a count of Ready objects or of retries would mix a Model with a
+    deployment: each query groups by kind or picks one."""
+    for where, expr in all_exprs():
+        if not any(name in expr for name in BY_KIND):
+            continue
+        grouped = any("kind" in {x.strip() for x in g.split(",")} for g in GROUPING.findall(expr))
+        picked = any("kind" in MATCHER.findall(m) for _, m in SELECTOR.findall(expr))
+        assert grouped or picked, f"{where}: {expr}"
+
+
+def test_the_resource_alerts_fire_per_kind_and_name_it() -> None:
+    alerts = {rule["alert"]: rule for rule in rules(rules_doc())}
+    for name in (
+        "ZStackModelServiceNotReady",
+        "ZStackModelServiceDeletionStuck",
+        "ZStackModelServiceReconcileErrors",
+    ):
+        rule = alerts[name]
+        assert rule["expr"].startswith("sum by (kind"), name
+        for text in rule["annotations"].values():
+            assert "{{ $labels.kind }}" in text, name
+    listing = "kubectl get {{ $labels.kind | toLower }}s.ai.zstack.io -A"
+    assert listing in alerts["ZStackModelServiceNotReady"]["annotations"]["description"]
+    # The listing spells each kind's plural (the CRD's name) from the kind label.
+    for kind, plural in (
+        (r.KIND, r.PLURAL),
+        (rm.MODEL_KIND, rm.MODEL_PLURAL),
+        (rd.DEPLOYMENT_KIND, rd.DEPLOYMENT_PLURAL),
+    ):
+        assert f"{kind.lower()}s" == plural
 
 
 def test_the_rules_file_is_a_prometheus_rule() -> None:
