@@ -126,8 +126,8 @@ class ModelStatus(ChainStatus):
 
     uuid: Uuid32 | None = Field(
         default=None,
-        description="UUID of the model in ZStack (set before the create is sent: the operator "
-        "chooses it).",
+        description="UUID of the model in ZStack (chosen by the operator: spec.resourceUuid or "
+        "metadata.uid without dashes).",
     )
     model_center_uuid: Uuid32 | None = Field(
         default=None, description="The model center ZStack reports the model in."
