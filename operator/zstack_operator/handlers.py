@@ -269,12 +269,24 @@ async def on_chain(
 async def on_chain_timer(
     *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, **_: Any
 ) -> None:
-    """Re-read a Model or ModelServiceDeployment now and then (drift, instance status)."""
+    """Re-read a Model or ModelServiceDeployment now and then (drift, instance status).
+
+    The object is read afresh first, as the ModelService drift loop does: a timer must not act
+    on an object that is going, nor on one kopf has not yet given its finalizer (a ZStack
+    resource made then could be left behind by a deletion).
+    """
     rt: Runtime = memo["runtime"]
-    if rt.chain is None or body.get("metadata", {}).get("deletionTimestamp"):
+    if rt.chain is None or rt.kube is None:
+        return
+    meta = body.get("metadata", {})
+    raw = await rt.kube.get_object(GROUP, VERSION, resource.plural, meta["namespace"], meta["name"])
+    fresh = (raw or {}).get("metadata", {})
+    if raw is None or fresh.get("uid") != meta.get("uid") or fresh.get("deletionTimestamp"):
+        return
+    if FINALIZER not in (fresh.get("finalizers") or []):
         return
     kind, reconcile_kind, _finalize = _CHAIN[resource.plural]
-    res = resource_of(body)
+    res = resource_of(raw)
     async with rt.locks.hold(res.uid):
         outcome = await reconcile_kind(res, rt.chain)
     try:
