@@ -121,6 +121,12 @@ BASE_SPECS: dict[str, dict[str, Any]] = {
         "credentialsSecretRef": {"name": "zstack-login"},
         "allowedNamespaces": ["team-a"],
     },
+    "Model": {"installPath": "/models/m", "modelCenterUuid": MODEL_CENTER, "version": "2.0"},
+    "ModelServiceDeployment": {
+        "modelServiceRef": {"name": "svc"},
+        "zoneUuid": "8f14e45fceea467a9b0c7d1e2f3a4b5c",
+        "type": "Container",
+    },
 }
 
 

@@ -37,6 +37,18 @@ STATUS: dict[str, dict[str, Any]] = {
     },
 }
 STATUS["ClusterZStackConnection"] = STATUS["ZStackConnection"]
+STATUS["Model"] = {
+    "uuid": "0a1b2c3d4e5f40718293a4b5c6d7e8f9",
+    "modelCenterUuid": "5b1a1e0c6c2d4c8fb1f0a3d2e4c6b8a9",
+    "conditions": _CONDITIONS,
+}
+STATUS["ModelServiceDeployment"] = {
+    "uuid": "1a1b2c3d4e5f40718293a4b5c6d7e8f9",
+    "status": "Running",
+    "readyInstances": "1/1",
+    "endpoint": "http://10.0.0.8:8000/",
+    "conditions": _CONDITIONS,
+}
 _CONDITION_PATH = re.compile(r'^\.status\.conditions\[\?\(@\.type=="(\w+)"\)\]\.(\w+)$')
 
 
