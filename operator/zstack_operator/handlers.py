@@ -135,6 +135,7 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
     settings.posting.enabled = False
     settings.scanning.disabled = True
     assert rt.kube is not None, "lifecycle.run connects before kopf starts"
+    await _crds_served(rt)
     rt.pool = ConnectionPool(
         rt.settings, rt.kube, rt.universe, observer=ClientMetrics(), on_change=rt.connection_changed
     )
@@ -168,6 +169,34 @@ async def on_startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: A
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, rt.stop.set)
     rt.health.started = True
+
+
+#: Longest wait at startup for the API server to serve the CRDs again (it was just restarted).
+CRD_WAIT = 60.0
+
+
+async def _crds_served(rt: Runtime) -> None:
+    """Wait until the API server serves every kind we watch: kopf resolves them only once.
+
+    A term that starts while a restarted API server still builds its CRD handlers would find
+    none, and (scanning being off) never watch them. A CRD that is not installed at all is
+    not waited for beyond ``CRD_WAIT``: kopf then says which resources it cannot serve.
+    """
+    assert rt.kube is not None
+    wanted = {PLURAL, *_CHAIN, *(plural for _g, _v, plural in _CONNECTIONS.values())}
+    missing = wanted
+    deadline = time.monotonic() + CRD_WAIT
+    while time.monotonic() < deadline:
+        try:
+            missing = wanted - await rt.kube.served(GROUP, VERSION)
+            if not missing:
+                return
+        except KubeError as exc:
+            log.info("waiting for the API server to serve %s/%s: %s", GROUP, VERSION, exc)
+        await asyncio.sleep(0.5)
+    log.warning(
+        "the API server does not serve %s in %s; starting anyway", ", ".join(sorted(missing)), GROUP
+    )
 
 
 async def on_cleanup(*, memo: kopf.Memo, **_: Any) -> None:

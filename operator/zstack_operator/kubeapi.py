@@ -214,6 +214,11 @@ class KubeAPI:
         items: list[dict[str, Any]] = (body or {}).get("items", [])
         return items
 
+    async def served(self, group: str, version: str) -> set[str]:
+        """The resources (plurals) the API server serves in ``group/version`` now."""
+        body = await self._request("GET", f"/apis/{group}/{version}")
+        return {str(r.get("name")) for r in (body or {}).get("resources", [])}
+
     async def create_event(self, event: dict[str, Any]) -> None:
         """POST a core/v1 Event into its ``metadata.namespace``."""
         namespace = event["metadata"]["namespace"]
