@@ -13,10 +13,13 @@ cd "$(dirname "$0")/.."
 ensure_venv
 
 # System tools the tests call; a fresh machine lacks them (the dev-cluster build installs its own).
-if ! command -v lua5.1 >/dev/null 2>&1; then
-  echo "==> installing lua5.1 (the Argo CD health check also runs under Debian's interpreter)" >&2
+need=()
+command -v lua5.1 >/dev/null 2>&1 || need+=(lua5.1)  # the Argo CD health check under Debian's Lua
+command -v dot >/dev/null 2>&1 || need+=(graphviz)   # docs/diagrams are checked against their source
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "==> installing ${need[*]} from Debian" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua5.1 >/dev/null
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 echo "==> ruff" >&2
