@@ -173,8 +173,8 @@ def with_kstatus(status: S) -> S:
     """Add or drop kstatus' Reconciling and Stalled conditions to match Ready and Synced.
 
     kstatus (Flux, cli-utils) reads only these two: Stalled=True for a terminal Synced reason
-    (nothing changes until the spec does), Reconciling=True while work is under way or being
-    retried. Absent means False, so they are removed when neither applies.
+    (nothing changes until the spec does) or a Failed deployment, Reconciling=True while work
+    is under way or being retried. Absent means False, so they are removed when neither applies.
     """
     ready = condition(status, ConditionType.READY)
     synced = condition(status, ConditionType.SYNCED)
@@ -185,6 +185,10 @@ def with_kstatus(status: S) -> S:
         return set_condition(
             status, ConditionType.STALLED, True, synced.reason, synced.message, gen
         )
+    failed = ready is not None and ready.status != ConditionStatus.TRUE
+    if failed and ready is not None and ready.reason == ReadyReason.FAILED:
+        # A deployment ZStack reports Failed stays so: only a new deployment changes it.
+        return set_condition(status, ConditionType.STALLED, True, ready.reason, ready.message, gen)
     busy = (
         ready is not None and ready.status != ConditionStatus.TRUE and ready.reason in _IN_PROGRESS
     )

@@ -83,3 +83,22 @@ def test_kstatus_conditions_follow_ready_and_synced() -> None:
     ok = st.set_condition(stalled, ConditionType.READY, True, ReadyReason.AVAILABLE, "a", 2)
     ok = st.set_condition(ok, ConditionType.SYNCED, True, SyncedReason.RECONCILE_SUCCESS, "s", 2)
     assert [c.type for c in st.with_kstatus(ok).conditions] == ["Ready", "Synced"]
+
+
+def test_a_failed_deployment_is_stalled_until_it_is_replaced() -> None:
+    s = ModelServiceStatus()
+    deploying = st.set_condition(s, ConditionType.READY, False, ReadyReason.DEPLOYING, "d", 1)
+    assert [c.type for c in st.with_kstatus(deploying).conditions] == ["Ready", "Reconciling"]
+    failed = st.set_condition(
+        deploying, ConditionType.READY, False, ReadyReason.FAILED, "group g is Failed", 1
+    )
+    failed = st.set_condition(
+        failed, ConditionType.SYNCED, True, SyncedReason.RECONCILE_SUCCESS, "ok", 1
+    )
+    stalled = st.with_kstatus(failed)
+    assert [(c.type, c.status, c.reason, c.message) for c in stalled.conditions][-1] == (
+        "Stalled",
+        "True",
+        "Failed",
+        "group g is Failed",
+    )

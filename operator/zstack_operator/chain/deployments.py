@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from .. import status as st
 from ..reconcile import jobs
+from ..reconcile.finalize import PAUSED_RECHECK
 from ..reconcile.model import Done, Requeue, Resource, Result, Retry, StatusWriteError, Terminal
 from ..reconcile.ownership import owner_tag
 from ..resources import KIND, DeletionPolicy, EventReason, JobAction, ReadyReason, SyncedReason
@@ -414,6 +415,11 @@ async def finalize_deployment(res: Resource, deps: ChainDeps, *, attempt: int = 
     p = Pass(res, deps, DEPLOYMENT_PLURAL, DeploymentStatus)
     if res.spec.get("deletionPolicy") == DeletionPolicy.ORPHAN:
         return KindOutcome(Done(), p.new)
+    if res.paused:
+        p.synced(
+            False, SyncedReason.PAUSED, "deletion waits: paused by annotation ai.zstack.io/paused"
+        )
+        return await _finish_anyway(p, Requeue(PAUSED_RECHECK, "deletion waits while paused"))
     if not p.old.uuid and p.old.pending_job is None:
         return KindOutcome(Done(), p.new)  # a deploy is never sent before it is recorded
     try:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from .. import status as st
 from ..reconcile import jobs
+from ..reconcile.finalize import PAUSED_RECHECK
 from ..reconcile.model import Done, Requeue, Resource, Result, Retry, StatusWriteError, Terminal
 from ..reconcile.ownership import owner_tag
 from ..resources import (
@@ -103,8 +104,17 @@ async def _reconcile(p: Pass, deps: ChainDeps, attempt: int) -> Result:
         p.ready_if_unset(ReadyReason.NOT_CREATED, "not created: paused before the first create")
         p.synced(False, SyncedReason.PAUSED, "paused by annotation ai.zstack.io/paused; no writes")
         return Done()
+    if not observe and p.old.uuid and spec.resource_uuid not in (None, p.old.uuid):
+        message = (
+            f"spec.resourceUuid cannot change once the model exists (it is {p.old.uuid}): "
+            "restore it, or delete and re-create the Model"
+        )
+        p.synced(False, SyncedReason.IMMUTABLE_FIELD_CHANGED, message)
+        p.update(observed_generation=p.gen)
+        return Terminal(message)
     api = await connection(p, deps, res.spec.get("connectionRef"), exists=bool(p.old.uuid))
-    uuid = model_uuid(res)
+    # Observe follows the spec: naming another model observes that one instead.
+    uuid = spec.resource_uuid if observe and spec.resource_uuid else model_uuid(res)
     inv = await api.ai.get_model(uuid)
     if observe:
         return _observe(p, spec, uuid, inv)
@@ -300,6 +310,11 @@ async def finalize_model(res: Resource, deps: ChainDeps, *, attempt: int = 0) ->
     spec = res.spec
     if spec.get("managementPolicy") == ManagementPolicy.OBSERVE:
         return KindOutcome(Done(), p.new)
+    if res.paused:
+        p.synced(
+            False, SyncedReason.PAUSED, "deletion waits: paused by annotation ai.zstack.io/paused"
+        )
+        return await _finish_anyway(p, Requeue(PAUSED_RECHECK, "deletion waits while paused"))
     uuid = model_uuid(res)
     using = await refs.users(deps.objects, MODEL_KIND, res.namespace, res.name, uuid)
     if using:

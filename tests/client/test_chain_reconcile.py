@@ -1,0 +1,295 @@
+"""The chain's reconcilers, branch by branch, against the simulator over loopback HTTP.
+
+``reconcile_model``/``finalize_model`` and the deployment's run with the real connection pool
+and client against an in-process simulator; only Kubernetes is replaced, by ``Cluster``: the
+objects of a namespace in memory, their status merged from the writes the reconcilers make
+(a merge patch, as the API server applies it). Each test drives passes the way kopf would and
+asserts on status, the result, and the simulator's records and counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import uuid as uuidlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from zstack_operator.chain.deployments import finalize_deployment, reconcile_deployment
+from zstack_operator.chain.models import finalize_model, reconcile_model
+from zstack_operator.chain.seam import ChainDeps, KindOutcome
+from zstack_operator.connections import ConnectionPool
+from zstack_operator.reconcile import Resource
+from zstack_operator.reconcile.model import Done, Requeue, Terminal
+from zstack_operator.resources.deployment import DEPLOYMENT_PLURAL
+from zstack_operator.resources.model import MODEL_PLURAL
+from zstack_operator.settings import SecretRef, Settings
+from zstack_operator.sim import SimAdmin, Simulator
+from zstack_operator.zstack.models import AddModelServiceParam
+
+CHAIN = Path(__file__).resolve().parents[2] / "deploy" / "samples" / "chain"
+NS = "team-a"
+
+
+def sample(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((CHAIN / f"{name}.yaml").read_text())
+    return doc
+
+
+def merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
+    """RFC 7386 merge patch, as the API server applies a status write."""
+    for key, value in patch.items():
+        if value is None:
+            into.pop(key, None)
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+class Cluster:
+    """The namespace's objects in memory: ``refs.Objects`` and the status writer."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.writes = 0
+
+    def add(self, plural: str, doc: dict[str, Any], **annotations: str) -> Resource:
+        obj = copy.deepcopy(doc)
+        obj["metadata"] |= {"namespace": NS, "uid": str(uuidlib.uuid4()), "generation": 1}
+        obj["metadata"]["annotations"] = annotations
+        obj["status"] = {}
+        self.objects[(plural, obj["metadata"]["name"])] = obj
+        return self.resource(plural, obj["metadata"]["name"])
+
+    def resource(self, plural: str, name: str) -> Resource:
+        obj = self.objects[(plural, name)]
+        meta = obj["metadata"]
+        return Resource(
+            namespace=NS,
+            name=name,
+            uid=meta["uid"],
+            generation=meta["generation"],
+            spec=copy.deepcopy(obj["spec"]),
+            status=copy.deepcopy(obj["status"]),
+            annotations=dict(meta.get("annotations") or {}),
+        )
+
+    def edit(self, plural: str, name: str, **spec: Any) -> Resource:
+        obj = self.objects[(plural, name)]
+        obj["spec"] |= spec
+        obj["metadata"]["generation"] += 1
+        return self.resource(plural, name)
+
+    def annotate(self, plural: str, name: str, **annotations: str | None) -> Resource:
+        meta = self.objects[(plural, name)]["metadata"]
+        for key, value in annotations.items():
+            if value is None:
+                meta["annotations"].pop(key, None)
+            else:
+                meta["annotations"][key] = value
+        return self.resource(plural, name)
+
+    async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self.objects.get((plural, name)) if namespace == NS else None
+        return copy.deepcopy(found)
+
+    async def list(self, plural: str, namespace: str) -> list[dict[str, Any]]:
+        if namespace != NS:
+            return []
+        return [copy.deepcopy(o) for (p, _n), o in self.objects.items() if p == plural]
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        return None
+
+    async def write_status(self, plural: str, res: Resource, patch: dict[str, Any]) -> None:
+        self.writes += 1
+        merge(self.objects[(plural, res.name)]["status"], patch)
+
+
+class SecretSource:
+    """get_secret: the operator's credentials Secret (the simulator's admin)."""
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        data = {"accountName": "admin", "password": "password"}
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        return {"metadata": {"resourceVersion": "1"}, "data": encoded}
+
+
+@pytest.fixture
+async def world(sim: Simulator) -> AsyncIterator[tuple[Cluster, ChainDeps, SimAdmin]]:
+    settings = Settings(sim.url, SecretRef("ops", "zs"), allow_insecure_http=True)
+    pool = ConnectionPool(settings, SecretSource(), lambda _: [])  # type: ignore[arg-type]
+    cluster = Cluster()
+    deps = ChainDeps(pool, cluster, cluster.write_status, job_wait=5.0)
+    admin = SimAdmin(sim.url)
+    yield cluster, deps, admin
+    await admin.aclose()
+    await pool.aclose()
+
+
+def cond(outcome: KindOutcome, type_: str) -> tuple[str, str, str]:
+    for c in outcome.status.conditions:
+        if c.type == type_:
+            return str(c.status), str(c.reason), c.message
+    raise AssertionError(f"no {type_} condition in {outcome.status.conditions}")
+
+
+async def ready_model(cluster: Cluster, deps: ChainDeps) -> str:
+    res = cluster.add(MODEL_PLURAL, sample("model"))
+    outcome = await reconcile_model(res, deps)
+    assert isinstance(outcome.result, Done), outcome.result
+    assert cond(outcome, "Ready")[0] == "True"
+    uuid = cluster.objects[(MODEL_PLURAL, "qwen2-7b")]["status"]["uuid"]
+    assert isinstance(uuid, str)
+    return uuid
+
+
+async def models_in_zstack(deps: ChainDeps) -> set[str]:
+    api = await deps.connections.get(deps.connections.resolve(NS, None, None), NS)
+    return {m.uuid for m in await api.ai.query_models([])}
+
+
+async def test_a_model_is_created_once_with_the_uuid_it_chose(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, admin = world
+    uuid = await ready_model(cluster, deps)
+    meta = cluster.objects[(MODEL_PLURAL, "qwen2-7b")]["metadata"]
+    assert uuid == meta["uid"].replace("-", "")
+    again = await reconcile_model(cluster.resource(MODEL_PLURAL, "qwen2-7b"), deps)
+    assert isinstance(again.result, Done)
+    counters = await admin.counters()
+    assert counters.count("AddModel") == 1
+    assert counters.created == {uuid: 1}
+
+
+async def test_another_resource_uuid_after_the_create_is_refused_without_a_write(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, admin = world
+    uuid = await ready_model(cluster, deps)
+    before = await admin.counters()
+    other = "0d6f3a2e9c1b4e8f8a7d6c5b4a3f2e1d"
+    outcome = await reconcile_model(
+        cluster.edit(MODEL_PLURAL, "qwen2-7b", resourceUuid=other), deps
+    )
+    assert isinstance(outcome.result, Terminal)
+    status, reason, message = cond(outcome, "Synced")
+    assert (status, reason) == ("False", "ImmutableFieldChanged")
+    assert message == (
+        f"spec.resourceUuid cannot change once the model exists (it is {uuid}): "
+        "restore it, or delete and re-create the Model"
+    )
+    assert cond(outcome, "Ready")[0] == "True"  # the model itself is fine
+    assert (await admin.counters()).requests == before.requests  # not one call to ZStack
+    # Restoring the value clears it.
+    restored = await reconcile_model(
+        cluster.edit(MODEL_PLURAL, "qwen2-7b", resourceUuid=uuid), deps
+    )
+    assert isinstance(restored.result, Done)
+    assert cond(restored, "Synced")[:2] == ("True", "ReconcileSuccess")
+
+
+async def test_a_paused_models_deletion_waits_until_it_is_unpaused(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, _admin = world
+    uuid = await ready_model(cluster, deps)
+    paused = cluster.annotate(MODEL_PLURAL, "qwen2-7b", **{"ai.zstack.io/paused": "true"})
+    held = await finalize_model(paused, deps)
+    assert held.result == Requeue(10.0, "deletion waits while paused")
+    assert cond(held, "Synced") == (
+        "False",
+        "Paused",
+        "deletion waits: paused by annotation ai.zstack.io/paused",
+    )
+    assert uuid in await models_in_zstack(deps)
+    unpaused = cluster.annotate(MODEL_PLURAL, "qwen2-7b", **{"ai.zstack.io/paused": None})
+    gone = await finalize_model(unpaused, deps)
+    assert isinstance(gone.result, Done)
+    assert uuid not in await models_in_zstack(deps)
+
+
+async def _service(deps: ChainDeps, model: str) -> str:
+    """A model service in ZStack, made as another tool would (the deployment names its uuid)."""
+    api: Any = await deps.connections.get(deps.connections.resolve(NS, None, None), NS)
+    spec = sample("modelservice")["spec"]
+    param = AddModelServiceParam(
+        name=spec["name"],
+        yaml=spec["yaml"],
+        request_cpu=spec["requestCpu"],
+        request_memory=spec["requestMemory"],
+        model_center_uuid=spec["modelCenterUuid"],
+        install_path=spec["installPath"],
+        start_command=spec["startCommand"],
+        model_uuids=[model],
+    )
+    inventory = await api.client.add_model_service(param, wait=5.0)
+    return str(inventory.uuid)
+
+
+def _deployment(service: str, model: str) -> dict[str, Any]:
+    doc = sample("deployment")
+    doc["spec"].pop("modelServiceRef")
+    doc["spec"].pop("modelRef")
+    doc["spec"] |= {"modelServiceUuid": service, "modelUuid": model}
+    return doc
+
+
+async def _deployed(cluster: Cluster, deps: ChainDeps, **annotations: str) -> str:
+    model = await ready_model(cluster, deps)
+    service = await _service(deps, model)
+    res = cluster.add(DEPLOYMENT_PLURAL, _deployment(service, model), **annotations)
+    for _ in range(50):  # the simulator's group runs 200 ms after its job; kopf would requeue
+        outcome = await reconcile_deployment(res, deps)
+        if isinstance(outcome.result, Done):
+            break
+        assert isinstance(outcome.result, Requeue), outcome.result
+        await asyncio.sleep(0.1)
+        res = cluster.resource(DEPLOYMENT_PLURAL, "qwen2-chat")
+    assert cond(outcome, "Ready")[0] == "True", outcome.status.conditions
+    group = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]["uuid"]
+    assert isinstance(group, str)
+    return group
+
+
+async def test_a_paused_deployments_deletion_waits_and_keeps_the_group(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, admin = world
+    group = await _deployed(cluster, deps)
+    paused = cluster.annotate(DEPLOYMENT_PLURAL, "qwen2-chat", **{"ai.zstack.io/paused": "true"})
+    held = await finalize_deployment(paused, deps)
+    assert held.result == Requeue(10.0, "deletion waits while paused")
+    assert [g.uuid for g in await admin.instance_groups()] == [group]
+    unpaused = cluster.annotate(DEPLOYMENT_PLURAL, "qwen2-chat", **{"ai.zstack.io/paused": None})
+    gone = await finalize_deployment(unpaused, deps)
+    assert isinstance(gone.result, Done)
+    assert await admin.instance_groups() == []
+
+
+async def test_paused_before_the_first_deploy_sends_nothing(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, admin = world
+    model = await ready_model(cluster, deps)
+    service = await _service(deps, model)
+    res = cluster.add(
+        DEPLOYMENT_PLURAL, _deployment(service, model), **{"ai.zstack.io/paused": "true"}
+    )
+    outcome = await reconcile_deployment(res, deps)
+    assert isinstance(outcome.result, Done)
+    assert cond(outcome, "Ready")[:2] == ("False", "NotCreated")
+    assert cond(outcome, "Synced")[:2] == ("False", "Paused")
+    assert (await admin.counters()).count("DeployModelService") == 0
+    # Deleting it needs no ZStack call either: nothing was ever sent.
+    gone = await finalize_deployment(
+        cluster.annotate(DEPLOYMENT_PLURAL, "qwen2-chat", **{"ai.zstack.io/paused": None}), deps
+    )
+    assert isinstance(gone.result, Done)
+    assert (await admin.counters()).count("DeployModelService") == 0
