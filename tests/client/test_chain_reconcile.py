@@ -79,11 +79,11 @@ class Cluster:
             annotations=dict(meta.get("annotations") or {}),
         )
 
-    def edit(self, plural: str, name: str, **spec: Any) -> Resource:
-        obj = self.objects[(plural, name)]
+    def edit(self, plural: str, key: str, /, **spec: Any) -> Resource:
+        obj = self.objects[(plural, key)]
         obj["spec"] |= spec
         obj["metadata"]["generation"] += 1
-        return self.resource(plural, name)
+        return self.resource(plural, key)
 
     def annotate(self, plural: str, name: str, **annotations: str | None) -> Resource:
         meta = self.objects[(plural, name)]["metadata"]
@@ -293,3 +293,102 @@ async def test_paused_before_the_first_deploy_sends_nothing(
     )
     assert isinstance(gone.result, Done)
     assert (await admin.counters()).count("DeployModelService") == 0
+
+
+async def test_a_deployment_waits_visibly_for_a_model_that_does_not_exist(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, admin = world
+    res = cluster.add(DEPLOYMENT_PLURAL, sample("deployment"))
+    outcome = await reconcile_deployment(res, deps)
+    assert outcome.result == Requeue(3.0, "waiting for ModelService qwen2-vllm: it does not "
+                                     f"exist in namespace {NS}")  # fmt: skip
+    assert cond(outcome, "Ready") == (
+        "False",
+        "WaitingForDependency",
+        f"waiting for ModelService qwen2-vllm: it does not exist in namespace {NS}",
+    )
+    assert (await admin.counters()).requests == {}  # nothing asked of ZStack
+
+
+async def test_a_deploy_job_forgotten_by_zstack_finds_its_own_group(
+    sim_factory: Any,
+) -> None:
+    sim = await sim_factory(job_ttl=0.5)
+    settings = Settings(sim.url, SecretRef("ops", "zs"), allow_insecure_http=True)
+    pool = ConnectionPool(settings, SecretSource(), lambda _: [])  # type: ignore[arg-type]
+    cluster = Cluster()
+    deps = ChainDeps(pool, cluster, cluster.write_status, job_wait=0.3)
+    async with SimAdmin(sim.url) as admin:
+        model = await ready_model(cluster, deps)
+        service = await _service(deps, model)
+        await admin.set_faults(hold_jobs=True)
+        res = cluster.add(DEPLOYMENT_PLURAL, _deployment(service, model))
+        out = await reconcile_deployment(res, deps)
+        assert isinstance(out.result, Requeue), out.result
+        pending = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]["pendingJob"]
+        assert pending["action"] == "Deploy"
+        # The job finishes and is forgotten before the operator looks again (it was down).
+        await admin.set_faults(hold_jobs=False)
+        await asyncio.sleep(2.0)
+        assert pending["uuid"] not in {j.uuid for j in await admin.jobs()}
+        groups = await admin.instance_groups()
+        assert len(groups) == 1
+        res = cluster.resource(DEPLOYMENT_PLURAL, "qwen2-chat")
+        out = await reconcile_deployment(res, deps)
+        status = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]
+        assert status["uuid"] == groups[0].uuid
+        assert "pendingJob" not in status
+        assert (await admin.counters()).count("DeployModelService") == 1
+    await pool.aclose()
+
+
+async def test_a_recorded_deploy_that_never_reached_zstack_is_sent_once(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, admin = world
+    model = await ready_model(cluster, deps)
+    service = await _service(deps, model)
+    await admin.set_faults(outage=True)  # every request dropped unanswered
+    res = cluster.add(DEPLOYMENT_PLURAL, _deployment(service, model))
+    out = await reconcile_deployment(res, deps)
+    assert out.result.__class__.__name__ == "Retry", out.result
+    status = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]
+    assert status["pendingJob"]["action"] == "Deploy"  # recorded before the send
+    assert await admin.instance_groups() == []
+    await admin.set_faults(outage=False)
+    for _ in range(50):
+        out = await reconcile_deployment(cluster.resource(DEPLOYMENT_PLURAL, "qwen2-chat"), deps)
+        if isinstance(out.result, Done):
+            break
+        await asyncio.sleep(0.1)
+    groups = await admin.instance_groups()
+    assert [g.uuid for g in groups] == [
+        cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]["uuid"]
+    ]
+    # Sent while ZStack was down (dropped unread), then once when it was back: one group.
+    requests = (await admin.counters()).requests
+    assert sum(outcomes.get("reset", 0) for outcomes in requests.values()) >= 1
+    assert requests["DeployModelService"] == {"202": 1}
+
+
+async def test_only_the_name_of_a_deployment_changes_in_place(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    cluster, deps, admin = world
+    group = await _deployed(cluster, deps)
+    renamed = await reconcile_deployment(
+        cluster.edit(DEPLOYMENT_PLURAL, "qwen2-chat", name="qwen2-chat-2"), deps
+    )
+    assert isinstance(renamed.result, Done)
+    assert [(g.uuid, g.name) for g in await admin.instance_groups()] == [(group, "qwen2-chat-2")]
+    refused = await reconcile_deployment(
+        cluster.edit(DEPLOYMENT_PLURAL, "qwen2-chat", cpuNum=8), deps
+    )
+    assert isinstance(refused.result, Terminal)
+    status, reason, message = cond(refused, "Synced")
+    assert (status, reason) == ("False", "ImmutableFieldChanged")
+    assert message.startswith("spec.cpuNum cannot change once deployed")
+    assert cond(refused, "Ready")[0] == "True"  # still serving what it deployed
+    assert [g.uuid for g in await admin.instance_groups()] == [group]
+    assert (await admin.counters()).count("DeployModelService") == 1
