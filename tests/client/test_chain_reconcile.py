@@ -29,10 +29,12 @@ from zstack_operator.resources.deployment import DEPLOYMENT_PLURAL
 from zstack_operator.resources.model import MODEL_PLURAL
 from zstack_operator.settings import SecretRef, Settings
 from zstack_operator.sim import SimAdmin, Simulator
+from zstack_operator.zstack.ai_models import DeployModelServiceParam
 from zstack_operator.zstack.models import AddModelServiceParam
 
 CHAIN = Path(__file__).resolve().parents[2] / "deploy" / "samples" / "chain"
 NS = "team-a"
+ZONE = "8f14e45fceea467a9b0c7d1e2f3a4b5c"
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -392,3 +394,54 @@ async def test_only_the_name_of_a_deployment_changes_in_place(
     assert cond(refused, "Ready")[0] == "True"  # still serving what it deployed
     assert [g.uuid for g in await admin.instance_groups()] == [group]
     assert (await admin.counters()).count("DeployModelService") == 1
+
+
+@pytest.mark.parametrize("release", ["5.5.22", "5.1.20"])
+async def test_a_forgotten_job_with_a_lookalike_group_never_guesses(
+    sim_factory: Any, release: str
+) -> None:
+    """Another tool deploys the same service under the same name while the job is out.
+
+    Where ZStack keeps the Deploy's userTags (the newest release), the owner tag tells the
+    groups apart. Where it does not (5.1.20), the deployment waits and names both groups, and
+    takes its own once the stray one is deleted.
+    """
+    sim = await sim_factory(job_ttl=0.5, zstack_version=release)
+    settings = Settings(sim.url, SecretRef("ops", "zs"), allow_insecure_http=True)
+    pool = ConnectionPool(settings, SecretSource(), lambda _: [])  # type: ignore[arg-type]
+    cluster = Cluster()
+    deps = ChainDeps(pool, cluster, cluster.write_status, job_wait=0.3)
+    async with SimAdmin(sim.url) as admin:
+        model = await ready_model(cluster, deps)
+        service = await _service(deps, model)
+        await admin.set_faults(hold_jobs=True)
+        res = cluster.add(DEPLOYMENT_PLURAL, _deployment(service, model))
+        assert isinstance((await reconcile_deployment(res, deps)).result, Requeue)
+        api: Any = await pool.get(pool.resolve(NS, None, None), NS)
+        await admin.set_faults(hold_jobs=False)
+        param = DeployModelServiceParam(name="qwen2-chat", model_uuid=model, zone_uuid=ZONE,
+                                        type="Container")  # fmt: skip
+        stray = await api.ai.deploy_model_service(service, param, wait=5.0)
+        await asyncio.sleep(2.0)  # both jobs done and forgotten
+        out = await reconcile_deployment(cluster.resource(DEPLOYMENT_PLURAL, "qwen2-chat"), deps)
+        status = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]
+        groups = {g.uuid for g in await admin.instance_groups()}
+        assert len(groups) == 2
+        if release == "5.5.22":
+            assert status["uuid"] in groups - {stray.uuid}
+        else:
+            assert out.result.__class__ is Requeue
+            assert out.result.after == 60.0
+            synced = cond(out, "Synced")
+            assert synced[:2] == ("False", "NotOwned")
+            assert "2 instance groups could be the one it made" in synced[2]
+            assert stray.uuid in synced[2]
+            assert "uuid" not in status
+            assert status["pendingJob"]["action"] == "Deploy"
+            await api.ai.delete_instance_group(stray.uuid, wait=5.0)
+            await reconcile_deployment(cluster.resource(DEPLOYMENT_PLURAL, "qwen2-chat"), deps)
+            status = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]
+            assert status["uuid"] in groups - {stray.uuid}
+        assert "pendingJob" not in status
+        assert (await admin.counters()).count("DeployModelService") == 2  # ours and the stray
+    await pool.aclose()

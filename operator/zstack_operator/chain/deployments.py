@@ -10,8 +10,9 @@ group it creates. Exactly one group per object comes instead from three things
    a deploy may be out, and asks the job (ZStack keeps job results for hours);
 3. once ZStack has forgotten the job (or it never got it), the object recognises its own group
    among its service's groups: its group name, created no earlier than the recorded start
-   (less a clock-skew allowance), not recorded by another deployment. Found: it is recorded.
-   Not found: the job never ran, and it is sent.
+   (less a clock-skew allowance), not recorded or owner-tagged by another object; its own
+   owner tag wins. One found: it is recorded. None: the job never ran, and it is sent.
+   Several: nothing is guessed; the object waits, naming them, until a person removes one.
 
 A group exists until this object's finalizer deletes it; the status follows the group and its
 instances (``Ready`` only when all of them run), polled every few seconds while they start.
@@ -68,6 +69,8 @@ Group = ModelServiceInstanceGroupInventory
 #: How much earlier than the recorded start a group may say it was created and still be ours:
 #: the recorded time is this process's clock, the group's is the management node's.
 CLOCK_SKEW = timedelta(minutes=5)
+#: Seconds between two looks while several groups could be the one a forgotten job made.
+AMBIGUOUS_RECHECK = 60.0
 _MAX_INSTANCES = 64
 _MAX_URL_MAPS = 32
 
@@ -274,7 +277,15 @@ def _aware(value: datetime | None) -> datetime | None:
 async def recognise(
     p: Pass, deps: ChainDeps, api: ChainAPI, spec: DeploymentSpec, job: PendingJob
 ) -> Group | None:
-    """The group a forgotten Deploy job of this object made, if any (see the module doc)."""
+    """The group a forgotten Deploy job of this object made, if any (see the module doc).
+
+    Candidates: the service's groups with this object's group name, created no earlier than
+    the job (less the clock-skew allowance), recorded by no other deployment, and carrying no
+    other object's owner tag (releases that store the Deploy's userTags mark the group). One
+    carrying this object's own tag wins. Two or more left is never guessed at: the wrong one
+    would be managed and, on deletion, deleted. The object then waits (``Stop``), saying which
+    groups, until a person deletes the stray one.
+    """
     service_uuid = p.old.model_service_uuid
     if service_uuid is None:
         return None
@@ -286,14 +297,34 @@ async def recognise(
     }
     name = group_name(spec, p.res)
     groups = await api.ai.query_instance_groups([f"modelServiceUuid={service_uuid}"])
-    mine = [
+    candidates = [
         g
         for g in groups
         if g.name == name
         and g.uuid not in claimed
         and ((created := _aware(g.create_date)) is None or created >= since)
     ]
-    mine.sort(key=lambda g: _aware(g.create_date) or since)
+    if not candidates:
+        return None
+    own = owner_tag(p.res)
+    tagged: list[Group] = []
+    untagged: list[Group] = []
+    for group in candidates:
+        tags = await api.owner_tags(group.uuid)
+        if own in tags:
+            tagged.append(group)
+        elif not tags:
+            untagged.append(group)
+    mine = tagged or untagged
+    if len(mine) > 1:
+        uuids = ", ".join(sorted(g.uuid for g in mine))
+        message = (
+            f"deploy job {job.uuid} is forgotten by ZStack and {len(mine)} instance groups could "
+            f"be the one it made ({uuids}): delete the one that is not this deployment's in "
+            "ZStack; the operator looks again every minute"
+        )
+        p.synced(False, SyncedReason.NOT_OWNED, message)
+        raise Stop(Requeue(AMBIGUOUS_RECHECK, message))
     return mine[0] if mine else None
 
 
