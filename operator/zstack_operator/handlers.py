@@ -286,11 +286,20 @@ async def on_chain(
     *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, retry: int, reason: str,
     **_: Any,
 ) -> None:  # fmt: skip
-    """Create, resume and update of a Model or ModelServiceDeployment."""
+    """Create, resume and update of a Model or ModelServiceDeployment.
+
+    The pass runs on the object as it is now, read inside the object's lock: kopf's body can
+    predate a status write of the timer's pass (a recorded Deploy job, a group uuid), and
+    acting on the older status would send a deploy that is already out.
+    """
     rt: Runtime = memo["runtime"]
     kind, reconcile_kind, _finalize = _CHAIN[resource.plural]
-    res = resource_of(body)
-    async with rt.locks.hold(res.uid):
+    uid = body.get("metadata", {}).get("uid", "")
+    async with rt.locks.hold(uid):
+        raw = await _current(rt, resource.plural, body)
+        if raw is None:
+            return  # gone, or being deleted: the delete handler takes over
+        res = resource_of(raw)
         outcome = await reconcile_kind(res, rt.chain, attempt=retry)
     _settle_kind(kind, res, outcome, retry, reason, rt)
 
@@ -300,23 +309,20 @@ async def on_chain_timer(
 ) -> None:
     """Re-read a Model or ModelServiceDeployment now and then (drift, instance status).
 
-    The object is read afresh first, as the ModelService drift loop does: a timer must not act
-    on an object that is going, nor on one kopf has not yet given its finalizer (a ZStack
-    resource made then could be left behind by a deletion).
+    The object is read afresh inside its lock, as ``on_chain`` does: a timer must not act on
+    an object that is going, on an older status than the last pass wrote, nor on one kopf has
+    not yet given its finalizer (a ZStack resource made then could be left behind).
     """
     rt: Runtime = memo["runtime"]
     if rt.chain is None or rt.kube is None:
         return
-    meta = body.get("metadata", {})
-    raw = await rt.kube.get_object(GROUP, VERSION, resource.plural, meta["namespace"], meta["name"])
-    fresh = (raw or {}).get("metadata", {})
-    if raw is None or fresh.get("uid") != meta.get("uid") or fresh.get("deletionTimestamp"):
-        return
-    if FINALIZER not in (fresh.get("finalizers") or []):
-        return
     kind, reconcile_kind, _finalize = _CHAIN[resource.plural]
-    res = resource_of(raw)
-    async with rt.locks.hold(res.uid):
+    uid = body.get("metadata", {}).get("uid", "")
+    async with rt.locks.hold(uid):
+        raw = await _current(rt, resource.plural, body)
+        if raw is None or FINALIZER not in (raw["metadata"].get("finalizers") or []):
+            return
+        res = resource_of(raw)
         outcome = await reconcile_kind(res, rt.chain)
     try:
         _settle_kind(kind, res, outcome, 0, "drift", rt)
@@ -324,14 +330,36 @@ async def on_chain_timer(
         log.info("drift check of %s", exc)
 
 
+async def _current(rt: Runtime, plural: str, body: kopf.Body) -> dict[str, Any] | None:
+    """The object as the API server has it now; None if it is gone, replaced or deleting."""
+    assert rt.kube is not None
+    meta = body.get("metadata", {})
+    raw = await rt.kube.get_object(GROUP, VERSION, plural, meta["namespace"], meta["name"])
+    fresh = (raw or {}).get("metadata", {})
+    if raw is None or fresh.get("uid") != meta.get("uid") or fresh.get("deletionTimestamp"):
+        return None
+    return raw
+
+
 async def on_chain_delete(
     *, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, retry: int, **_: Any
 ) -> None:
-    """Finalizer of a Model or ModelServiceDeployment."""
+    """Finalizer of a Model or ModelServiceDeployment.
+
+    Read afresh inside the lock, like ``on_chain``: a pass that was deploying when the object
+    was deleted may have recorded its job or group since kopf's body was taken, and deciding
+    on the older status ("nothing was sent") would leave that group behind.
+    """
     rt: Runtime = memo["runtime"]
+    assert rt.kube is not None, "startup did not run"
     kind, _reconcile, finalize_kind = _CHAIN[resource.plural]
-    res = resource_of(body)
-    async with rt.locks.hold(res.uid):
+    meta = body.get("metadata", {})
+    async with rt.locks.hold(meta.get("uid", "")):
+        raw = await rt.kube.get_object(GROUP, VERSION, resource.plural, meta["namespace"],
+                                       meta["name"])  # fmt: skip
+        if raw is None or raw.get("metadata", {}).get("uid") != meta.get("uid"):
+            return  # already gone: a finalizer that ran to its end
+        res = resource_of(raw)
         outcome = await finalize_kind(res, rt.chain, attempt=retry)
     if isinstance(outcome.result, Requeue | Retry):
         _settle_kind(kind, res, outcome, retry, "delete", rt)
@@ -452,7 +480,7 @@ async def on_connection_delete(
     users = await rt.connections.refresh(_kind(resource), body, deleting=True)
     if users:
         raise kopf.TemporaryError(
-            f"{users} ModelService(s) still use this connection", delay=IN_USE_RECHECK
+            f"{users} object(s) still use this connection", delay=IN_USE_RECHECK
         )
 
 

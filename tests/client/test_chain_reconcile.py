@@ -445,3 +445,28 @@ async def test_a_forgotten_job_with_a_lookalike_group_never_guesses(
         assert "pendingJob" not in status
         assert (await admin.counters()).count("DeployModelService") == 2  # ours and the stray
     await pool.aclose()
+
+
+async def test_a_pass_on_an_older_status_follows_the_deploy_instead_of_failing(
+    world: tuple[Cluster, ChainDeps, SimAdmin],
+) -> None:
+    """A pass that read the object before another pass deployed it sends the same job again.
+
+    ZStack answers "Duplicate job uuid"; the pass follows that job to the same group: no second
+    group, no failure counted, nothing for a person to fix.
+    """
+    cluster, deps, admin = world
+    model = await ready_model(cluster, deps)
+    service = await _service(deps, model)
+    stale = cluster.add(DEPLOYMENT_PLURAL, _deployment(service, model))
+    first = await reconcile_deployment(stale, deps)
+    assert isinstance(first.result, Requeue), first.result  # deployed, not running yet
+    group = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]["uuid"]
+    again = await reconcile_deployment(stale, deps)  # the status as it was before the deploy
+    status = cluster.objects[(DEPLOYMENT_PLURAL, "qwen2-chat")]["status"]
+    assert status["uuid"] == group
+    assert "failedJobs" not in status
+    assert cond(again, "Synced")[:2] == ("True", "ReconcileSuccess")
+    assert [g.uuid for g in await admin.instance_groups()] == [group]
+    deploys = (await admin.counters()).requests["DeployModelService"]
+    assert deploys == {"202": 1, "400": 1}, deploys

@@ -9,8 +9,8 @@ the derived job uuids (``reconcile.jobs``' rules: from what the object holds, ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -21,8 +21,10 @@ from ..reconcile.model import Requeue, Resource, Result, Retry, Terminal
 from ..reconcile.passes import BasePass
 from ..resources import ReadyReason, SyncedReason
 from ..resources.chainbase import ChainStatus
-from ..zstack.errors import ErrorKind, ZStackError
+from ..zstack.errors import DuplicateJobError, ErrorKind, ZStackError
 from .seam import ChainAPI, ChainDeps, KindOutcome
+
+T = TypeVar("T")
 
 #: Seconds between looks at a job that outlived a pass's wait, or at a deployment starting.
 POLL = 3.0
@@ -148,3 +150,17 @@ def waiting(p: ChainPass[Any], message: str, attempt: int) -> Result:
     p.synced(False, SyncedReason.WAITING_FOR_DEPENDENCY, message)
     p.update(observed_generation=p.gen)
     return Requeue(dependency_wait(attempt), message)
+
+
+async def sent(call: Awaitable[T], follow: Callable[[], Awaitable[T]]) -> T:
+    """What ``call`` gave, or ``follow()`` when ZStack already knows ``call``'s job uuid.
+
+    ``call`` is a ZStack mutation sent with a derived job uuid. A 400 "Duplicate job uuid" on
+    the first try means an earlier send of this very job got through (a pass that died after
+    sending, or one that ran on an older status): the job is followed to its end, never sent
+    again, and it is not counted as failed.
+    """
+    try:
+        return await call
+    except DuplicateJobError:
+        return await follow()

@@ -56,6 +56,7 @@ from .common import (
     dependency_wait,
     failed,
     invalid,
+    sent,
     validation_message,
     waiting,
 )
@@ -225,12 +226,15 @@ async def _deploy(
     p.ready(False, ReadyReason.DEPLOYING, f"deploying model service {service_uuid} (job {job})")
     await p.save_now()  # before the send: a restart must know this job may be out
     try:
-        group = await api.ai.deploy_model_service(
-            service_uuid,
-            _param(spec, p.res, model_uuid),
-            user_tags=[owner_tag(p.res)],
-            job_uuid=job,
-            wait=deps.job_wait,
+        group = await sent(
+            api.ai.deploy_model_service(
+                service_uuid,
+                _param(spec, p.res, model_uuid),
+                user_tags=[owner_tag(p.res)],
+                job_uuid=job,
+                wait=deps.job_wait,
+            ),
+            lambda: api.ai.wait_deployment(job, timeout=deps.job_wait),
         )
     except JobTimeoutError:
         return Requeue(POLL, f"ZStack job {job} (DeployModelService) is still running")
@@ -368,8 +372,9 @@ async def _rename(p: Pass, deps: ChainDeps, api: ChainAPI, group: Group, name: s
     failed_jobs = p.new.failed_jobs or 0
     job = jobs.job_uuid(p.res.uid, JobAction.UPDATE, stamp, p.gen, failed_jobs, name)
     try:
-        renamed = await api.ai.update_instance_group(
-            group.uuid, name, job_uuid=job, wait=deps.job_wait
+        renamed = await sent(
+            api.ai.update_instance_group(group.uuid, name, job_uuid=job, wait=deps.job_wait),
+            lambda: _after(api, job, "UpdateModelServiceInstanceGroup", group.uuid, deps),
         )
     except ZStackAPIError:
         p.update(failed_jobs=failed_jobs + 1)
@@ -381,6 +386,15 @@ async def _rename(p: Pass, deps: ChainDeps, api: ChainAPI, group: Group, name: s
             f"{name!r}",
         )
     return renamed
+
+
+async def _after(api: ChainAPI, job: str, name: str, uuid: str, deps: ChainDeps) -> Group:
+    """The group once the already-sent job ``job`` has ended."""
+    await api.ai.wait_job(job, api=name, timeout=deps.job_wait)
+    group = await api.ai.get_instance_group(uuid)
+    if group is None:
+        raise JobExpiredError(job, api=name)
+    return group
 
 
 def _text(value: Any) -> str:
@@ -464,7 +478,12 @@ async def finalize_deployment(res: Resource, deps: ChainDeps, *, attempt: int = 
                 return KindOutcome(Done(), p.new)
             uuid = settled.uuid
         job = jobs.job_uuid(res.uid, JobAction.DELETE, p.old.failed_jobs or 0)
-        await api.ai.delete_instance_group(uuid, job_uuid=job, wait=deps.job_wait)
+        await sent(
+            api.ai.delete_instance_group(uuid, job_uuid=job, wait=deps.job_wait),
+            lambda: api.ai.wait_job(
+                job, api="DeleteModelServiceInstanceGroup", timeout=deps.job_wait
+            ),
+        )
     except Stop as stop:
         if isinstance(stop.result, Requeue):
             return await _finish_anyway(p, stop.result)

@@ -40,6 +40,7 @@ from .common import (
     connection,
     failed,
     invalid,
+    sent,
     validation_message,
     waiting,
 )
@@ -216,8 +217,9 @@ async def _create(
         resource_uuid=uuid,
     )
     try:
-        inv = await api.ai.add_model(
-            param, user_tags=[owner_tag(p.res)], job_uuid=job, wait=deps.job_wait
+        inv = await sent(
+            api.ai.add_model(param, user_tags=[owner_tag(p.res)], job_uuid=job, wait=deps.job_wait),
+            lambda: _after(api, job, "AddModel", uuid, deps),
         )
     except JobTimeoutError:
         p.update(uuid=uuid)
@@ -263,6 +265,15 @@ async def _claim(
     return None
 
 
+async def _after(api: ChainAPI, job: str, name: str, uuid: str, deps: ChainDeps) -> ModelInventory:
+    """The model once the already-sent job ``job`` has ended."""
+    await api.ai.wait_job(job, api=name, timeout=deps.job_wait)
+    found = await api.ai.get_model(uuid)
+    if found is None:
+        raise JobExpiredError(job, api=name)
+    return found
+
+
 def _refuse(p: Pass, message: str) -> Result:
     p.ready_if_unset(ReadyReason.NOT_CREATED, "not created: the model is not this object's")
     p.synced(False, SyncedReason.NOT_OWNED, message)
@@ -283,8 +294,11 @@ async def _update(
     failed_jobs = p.new.failed_jobs or 0
     job = jobs.job_uuid(p.res.uid, JobAction.UPDATE, stamp, p.gen, failed_jobs, *changed)
     try:
-        new = await api.ai.update_model(
-            inv.uuid, UpdateModelParam.model_validate(values), job_uuid=job, wait=deps.job_wait
+        new = await sent(
+            api.ai.update_model(
+                inv.uuid, UpdateModelParam.model_validate(values), job_uuid=job, wait=deps.job_wait
+            ),
+            lambda: _after(api, job, "UpdateModel", inv.uuid, deps),
         )
     except ZStackAPIError:
         p.update(failed_jobs=failed_jobs + 1)
@@ -333,7 +347,10 @@ async def finalize_model(res: Resource, deps: ChainDeps, *, attempt: int = 0) ->
         if not p.old.uuid and not await _maybe_created(p, deps, api, uuid):
             return KindOutcome(Done(), p.new)
         job = jobs.job_uuid(res.uid, JobAction.DELETE, p.old.failed_jobs or 0)
-        await api.ai.delete_model(uuid, job_uuid=job, wait=deps.job_wait)
+        await sent(
+            api.ai.delete_model(uuid, job_uuid=job, wait=deps.job_wait),
+            lambda: api.ai.wait_job(job, api="DeleteModel", timeout=deps.job_wait),
+        )
     except JobTimeoutError:
         p.ready(False, ReadyReason.DELETING, "deleting the model in ZStack")
         return await _finish_anyway(p, Requeue(POLL, "a ZStack job is still running"))
