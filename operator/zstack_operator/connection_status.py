@@ -4,8 +4,9 @@ Owned here: ``ConnectionController``, which turns watch events of ZStackConnecti
 ClusterZStackConnection objects into the pool's registry (and the Secret watches that follow
 it), probes a connection whenever it or its Secret changes and on a slow timer, writes its
 status (Ready, version, account, last check, users, the model centers the account sees), and
-answers whether a deletion may go on: not while ModelServices use it (the status then says
-which, reason InUse). ``handlers`` calls it from kopf; nothing here imports kopf.
+answers whether a deletion may go on: not while ModelServices, Models or deployments use it
+(the status then says which, reason InUse). ``handlers`` calls it from kopf; nothing here
+imports kopf.
 """
 
 from __future__ import annotations
@@ -16,21 +17,25 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .connection_health import Health, probe, status_patch
-from .connections import ConnectionPool, SecretWatcher
-from .connections.keys import key_of
+from .connections import OPERATOR_DEFAULT, ConnectionPool, SecretWatcher
+from .connections.keys import from_shown, key_of
 from .connections.sources import from_object
 from .kubeapi import KubeAPI, KubeError
-from .resources import GROUP, VERSION
+from .resources import GROUP, KIND, VERSION
 from .resources.connection import (
     CLUSTER_CONNECTION_KIND,
     CLUSTER_CONNECTION_PLURAL,
     CONNECTION_PLURAL,
 )
+from .resources.deployment import DEPLOYMENT_KIND, DEPLOYMENT_PLURAL
+from .resources.model import MODEL_KIND, MODEL_PLURAL
 
 log = logging.getLogger(__name__)
 
 #: How many users a status message names before it says "and N more".
 _NAMED_USERS = 5
+#: The kinds besides ModelService that use a connection, read only when one is being deleted.
+_CHAIN_KINDS = {MODEL_PLURAL: MODEL_KIND, DEPLOYMENT_PLURAL: DEPLOYMENT_KIND}
 
 
 def _plural(kind: str) -> str:
@@ -99,17 +104,26 @@ class ConnectionController:
         self.watcher.sync(self._pool.registry.secrets())
 
     async def refresh(self, kind: str, body: Mapping[str, Any], *, deleting: bool = False) -> int:
-        """Probe the connection and write its status; how many ModelServices use it."""
+        """Probe the connection and write its status; how many objects use it.
+
+        ``usedBy`` counts ModelServices (from kopf's index, free); a deletion also lists the
+        Models and deployments that could use it, so none is left without credentials to
+        delete its ZStack record with.
+        """
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         key = key_of(kind, namespace, name)
-        users = self._users(key)
+        users = [f"{KIND} {ref}" for ref in self._users(key)]
         in_use = None
+        if deleting:
+            users += await self._chain_users(
+                key, None if kind == CLUSTER_CONNECTION_KIND else namespace
+            )
         if deleting and users:
             named = ", ".join(users[:_NAMED_USERS])
             more = f" and {len(users) - _NAMED_USERS} more" if len(users) > _NAMED_USERS else ""
             in_use = (
-                f"deletion waits: {len(users)} ModelService(s) use this connection ({named}{more});"
+                f"deletion waits: {len(users)} object(s) use this connection ({named}{more});"
                 " delete them or point them at another connection first"
             )
         health = await probe(self._pool, key)
@@ -126,6 +140,34 @@ class ConnectionController:
         except KubeError as exc:
             log.warning("cannot write the status of %s: %s", key, exc)
         return len(users)
+
+    async def _chain_users(self, key: str, namespace: str | None) -> list[str]:
+        """``Kind namespace/name`` of every Model and deployment using ``key``.
+
+        An object uses the connection its status records (written whenever one is resolved),
+        else the one its spec names now. A failed list counts as a user: when unsure, wait.
+        """
+        found: list[str] = []
+        for plural, kind in _CHAIN_KINDS.items():
+            try:
+                items = await self._kube.list_objects(GROUP, VERSION, plural, namespace)
+            except KubeError as exc:
+                log.warning("cannot list %s to guard the deletion of %s: %s", plural, key, exc)
+                found.append(f"{kind} (cannot list: {exc})")
+                continue
+            for obj in items:
+                meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+                ns = str(meta.get("namespace") or "")
+                recorded = status.get("connection")
+                if recorded:
+                    used = from_shown(ns, str(recorded))
+                else:
+                    pinned = OPERATOR_DEFAULT if status.get("uuid") else None
+                    ref = (obj.get("spec") or {}).get("connectionRef")
+                    used = self._pool.resolve(ns, ref, pinned)
+                if used == key:
+                    found.append(f"{kind} {ns}/{meta.get('name')}")
+        return sorted(found)
 
     def _note_centers(self, key: str, health: Health) -> None:
         if health.centers_failed and key not in self._centers_failing:

@@ -205,12 +205,11 @@ class KubeAPI:
         )
 
     async def list_objects(
-        self, group: str, version: str, plural: str, namespace: str
+        self, group: str, version: str, plural: str, namespace: str | None
     ) -> list[dict[str, Any]]:
-        """Every namespaced custom object of ``plural`` in ``namespace``."""
-        body = await self._request(
-            "GET", f"/apis/{group}/{version}/namespaces/{namespace}/{plural}"
-        )
+        """Every namespaced custom object of ``plural`` in ``namespace`` (None: everywhere)."""
+        where = f"namespaces/{namespace}/" if namespace is not None else ""
+        body = await self._request("GET", f"/apis/{group}/{version}/{where}{plural}")
         items: list[dict[str, Any]] = (body or {}).get("items", [])
         return items
 

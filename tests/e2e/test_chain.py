@@ -186,3 +186,34 @@ def test_sigkill_while_deploying_leaves_exactly_one_group(
     assert [g["uuid"] for g in groups(zstack)] == [msd["status"]["uuid"]]
     assert zstack.counters()["created"][msd["status"]["uuid"]] == 1
     assert "pendingJob" not in msd["status"]
+
+
+def test_deleting_a_connection_waits_for_the_models_that_use_it(
+    kube: Kube, namespace: str, zstack: SimClient, credentials: Any, operator_factory: Any
+) -> None:
+    from tests.e2e.test_tenancy import connection, wait_conn
+    from tests.support.operator_fixtures import SECRET_NAME
+
+    operator_factory()
+    conn = connection(namespace, "default", SECRET_NAME, zstack.url)
+    kube.apply(yaml.safe_dump(conn), namespace=namespace)
+    wait_conn(kube, namespace, "default", "True")
+    kube.apply((CHAIN / "model.yaml").read_text(), namespace=namespace)
+    model = wait_ready(kube, namespace, "model", "qwen2-7b")
+    assert model["status"]["connection"] == "ZStackConnection/default"
+    assert model["status"]["uuid"] in {m["uuid"] for m in zstack.models()}
+    # A Model is no ModelService: the guard lists it, or its record could not be deleted.
+    kube.kubectl("-n", namespace, "delete", "zstackconnection", "default", "--wait=false")
+    held = wait_conn(kube, namespace, "default", "False", "InUse")
+    message = cond(held, "Ready")["message"]
+    assert message == (
+        f"deletion waits: 1 object(s) use this connection (Model {namespace}/qwen2-7b);"
+        " delete them or point them at another connection first"
+    )
+    kube.kubectl("-n", namespace, "delete", "model", "qwen2-7b", "--timeout=60s")
+    assert model["status"]["uuid"] not in {m["uuid"] for m in zstack.models()}
+    kube.wait_until(
+        lambda: kube.get_or_none("zstackconnection", "default", namespace) is None or None,
+        timeout=60,
+        message="the connection goes once unused",
+    )

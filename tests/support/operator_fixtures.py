@@ -132,6 +132,13 @@ class SimClient:
         found: list[dict[str, Any]] = reply.json()["inventories"]
         return found[0] if found else None
 
+    def models(self) -> list[dict[str, Any]]:
+        """Every model the admin sees (QueryModel), the seeded ones included."""
+        reply = self._http.get("/zstack/v1/ai/models", headers=self._auth())
+        reply.raise_for_status()
+        found: list[dict[str, Any]] = reply.json()["inventories"]
+        return found
+
     def services(self) -> list[dict[str, Any]]:
         reply = self._http.get("/zstack/v1/ai/model-services", headers=self._auth())
         reply.raise_for_status()
