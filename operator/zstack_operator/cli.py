@@ -62,6 +62,11 @@ COMMANDS: tuple[Command, ...] = (
         "zstack_operator.bench.cli",
         "benchmark the operator against the ideal floor, bare kopf and a naive operator",
     ),
+    Command(
+        "bench-chain",
+        "zstack_operator.bench.chain",
+        "time from one apply to N serving deployments (model, service, deployment) and back",
+    ),
 )
 #: The subcommand modules, in ``--help`` order.
 COMMAND_MODULES: tuple[str, ...] = tuple(c.module for c in COMMANDS)

@@ -48,8 +48,8 @@ def parse_samples(text: str, metric: str) -> list[tuple[dict[str, str], float]]:
     return out
 
 
-def write_counts(metrics_text: str) -> WriteCounts:
-    """Writes so far on the watched resources, by ``resource[/subresource]`` and verb.
+def write_counts(metrics_text: str, watched: Sequence[str] = WATCHED_RESOURCES) -> WriteCounts:
+    """Writes so far on the ``watched`` resources, by ``resource[/subresource]`` and verb.
 
     Every response code counts: a 409 conflict or a 422 is still a write the server handled.
     """
@@ -61,7 +61,7 @@ def write_counts(metrics_text: str) -> WriteCounts:
         resource = labels.get("resource", "")
         if labels.get("subresource"):
             resource += "/" + labels["subresource"]
-        if resource not in WATCHED_RESOURCES:
+        if resource not in watched:
             continue
         by_verb = counts.setdefault(resource, {})
         by_verb[verb] = by_verb.get(verb, 0) + int(value)

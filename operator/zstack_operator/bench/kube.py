@@ -21,20 +21,27 @@ import httpx
 from ..devcluster.kubectl import kubectl_path
 from ..kubeapi import load_kubeconfig
 from ..resources import GROUP, PLURAL, VERSION
+from ..resources.connection import CLUSTER_CONNECTION_PLURAL, CONNECTION_PLURAL
+from ..resources.deployment import DEPLOYMENT_PLURAL
+from ..resources.model import MODEL_PLURAL
 from .apimetrics import ready_rows
 
 #: Label on every namespace the bench creates, so a later run can find and remove leftovers.
 BENCH_LABEL = "zstack-operator-bench"
 _TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 _MERGE = "application/merge-patch+json"
+#: The namespaced kinds a bench creates objects of (their finalizers are released at the end).
+_HELD = (PLURAL, MODEL_PLURAL, DEPLOYMENT_PLURAL)
+#: Every CRD ``crds/`` holds, all Established before a bench starts.
+_CRDS = (PLURAL, MODEL_PLURAL, DEPLOYMENT_PLURAL, CONNECTION_PLURAL, CLUSTER_CONNECTION_PLURAL)
 
 
 class BenchKubeError(RuntimeError):
     """A Kubernetes call of the bench failed; the message has the method, path and reason."""
 
 
-def _collection(namespace: str) -> str:
-    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+def _collection(namespace: str, plural: str = PLURAL) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}"
 
 
 class BenchKube:
@@ -137,23 +144,24 @@ class BenchKube:
         return reply.status_code != 404
 
     async def drop_namespace(self, name: str) -> None:
-        """Remove finalizers from its ModelServices (no operator runs now), then delete it."""
-        reply = await self.call("GET", _collection(name), ok=(404,))
-        items = reply.json().get("items", []) if reply.status_code != 404 else []
-        held = [i["metadata"]["name"] for i in items if i["metadata"].get("finalizers")]
+        """Remove finalizers from its objects (no operator runs now), then delete it."""
         gate = asyncio.Semaphore(16)
 
-        async def release(obj: str) -> None:
+        async def release(plural: str, obj: str) -> None:
             async with gate:
                 await self.call(
                     "PATCH",
-                    f"{_collection(name)}/{obj}",
+                    f"{_collection(name, plural)}/{obj}",
                     json={"metadata": {"finalizers": None}},
                     content_type=_MERGE,
                     ok=(404,),
                 )
 
-        await asyncio.gather(*(release(obj) for obj in held))
+        for plural in _HELD:
+            reply = await self.call("GET", _collection(name, plural), ok=(404,))
+            items = reply.json().get("items", []) if reply.status_code != 404 else []
+            held = [i["metadata"]["name"] for i in items if i["metadata"].get("finalizers")]
+            await asyncio.gather(*(release(plural, obj) for obj in held))
         await self.call("DELETE", f"/api/v1/namespaces/{name}", ok=(404, 409))
 
 
@@ -166,7 +174,12 @@ def apply_crds(kubeconfig: Path, crds: Path) -> None:
     kubectl = [str(kubectl_path()), "--kubeconfig", str(kubeconfig)]
     for args in (
         ["apply", "--validate=false", "-f", str(crds)],
-        ["wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}"],
+        [
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            *(f"crd/{plural}.{GROUP}" for plural in _CRDS),
+        ],
     ):
         done = subprocess.run(
             [*kubectl, *args], capture_output=True, text=True, timeout=120, check=False

@@ -143,15 +143,17 @@ async def wait_file(path: Path, child: Child, patience: float = 60.0) -> float:
     raise ChildError(f"{child.name} did not get ready within {patience:g} s; see {child.log}")
 
 
-async def start_simulator(out: Path, latency_ms: float, job_duration_ms: float) -> Child:
-    """``zstack-operator sim`` on a free loopback port (its state in memory)."""
+async def start_simulator(
+    out: Path, latency_ms: float, job_duration_ms: float, extra: Sequence[str] = ()
+) -> Child:
+    """``zstack-operator sim`` on a free loopback port (its state in memory); ``extra`` options."""
     port = free_loopback_port()
     sim = Child(
         "simulator",
         python_module(
             "zstack_operator", "sim", "--host", "127.0.0.1", "--port", str(port),
             "--latency-ms", f"{latency_ms:g}", "--job-duration-ms", f"{job_duration_ms:g}",
-            "--log-level", "WARNING",
+            "--log-level", "WARNING", *extra,
         ),
         out / "sim.log",
         child_env(),
