@@ -185,11 +185,16 @@ async def _crds_served(rt: Runtime) -> None:
     assert rt.kube is not None
     wanted = {PLURAL, *_CHAIN, *(plural for _g, _v, plural in _CONNECTIONS.values())}
     missing = wanted
-    deadline = time.monotonic() + CRD_WAIT
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    looks = 0
+    while time.monotonic() < started + CRD_WAIT:
+        looks += 1
         try:
             missing = wanted - await rt.kube.served(GROUP, VERSION)
             if not missing:
+                if looks > 1:
+                    waited = time.monotonic() - started
+                    log.info("the API server serves the CRDs again (waited %.1f s)", waited)
                 return
         except KubeError as exc:
             log.info("waiting for the API server to serve %s/%s: %s", GROUP, VERSION, exc)

@@ -214,7 +214,21 @@ class KubeAPI:
         return items
 
     async def served(self, group: str, version: str) -> set[str]:
-        """The resources (plurals) the API server serves in ``group/version`` now."""
+        """The resources (plurals) discovery shows in ``group/version`` now.
+
+        Read as kopf resolves its resources: the group list (``/apis``) first, then the
+        version's resources. After a restart the version's path can answer while the group
+        list does not name it yet, and kopf would find nothing.
+        """
+        groups = (await self._request("GET", "/apis") or {}).get("groups", [])
+        versions = {
+            v.get("version")
+            for g in groups
+            if g.get("name") == group
+            for v in g.get("versions", [])
+        }
+        if version not in versions:
+            return set()
         body = await self._request("GET", f"/apis/{group}/{version}")
         return {str(r.get("name")) for r in (body or {}).get("resources", [])}
 
