@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import uuid as uuidlib
 from collections.abc import AsyncIterator
@@ -122,16 +123,21 @@ class SecretSource:
         return {"metadata": {"resourceVersion": "1"}, "data": encoded}
 
 
-@pytest.fixture
-async def world(sim: Simulator) -> AsyncIterator[tuple[Cluster, ChainDeps, SimAdmin]]:
+@contextlib.asynccontextmanager
+async def on(sim: Simulator, job_wait: float) -> AsyncIterator[tuple[Cluster, ChainDeps, SimAdmin]]:
+    """A namespace in memory, the real connection pool on ``sim``, and its admin client."""
     settings = Settings(sim.url, SecretRef("ops", "zs"), allow_insecure_http=True)
     pool = ConnectionPool(settings, SecretSource(), lambda _: [])  # type: ignore[arg-type]
     cluster = Cluster()
-    deps = ChainDeps(pool, cluster, cluster.write_status, job_wait=5.0)
-    admin = SimAdmin(sim.url)
-    yield cluster, deps, admin
-    await admin.aclose()
+    async with SimAdmin(sim.url) as admin:
+        yield cluster, ChainDeps(pool, cluster, cluster.write_status, job_wait=job_wait), admin
     await pool.aclose()
+
+
+@pytest.fixture
+async def world(sim: Simulator) -> AsyncIterator[tuple[Cluster, ChainDeps, SimAdmin]]:
+    async with on(sim, job_wait=5.0) as parts:
+        yield parts
 
 
 def cond(outcome: KindOutcome, type_: str) -> tuple[str, str, str]:
@@ -317,11 +323,7 @@ async def test_a_deploy_job_forgotten_by_zstack_finds_its_own_group(
     sim_factory: Any,
 ) -> None:
     sim = await sim_factory(job_ttl=0.5)
-    settings = Settings(sim.url, SecretRef("ops", "zs"), allow_insecure_http=True)
-    pool = ConnectionPool(settings, SecretSource(), lambda _: [])  # type: ignore[arg-type]
-    cluster = Cluster()
-    deps = ChainDeps(pool, cluster, cluster.write_status, job_wait=0.3)
-    async with SimAdmin(sim.url) as admin:
+    async with on(sim, job_wait=0.3) as (cluster, deps, admin):
         model = await ready_model(cluster, deps)
         service = await _service(deps, model)
         await admin.set_faults(hold_jobs=True)
@@ -342,7 +344,6 @@ async def test_a_deploy_job_forgotten_by_zstack_finds_its_own_group(
         assert status["uuid"] == groups[0].uuid
         assert "pendingJob" not in status
         assert (await admin.counters()).count("DeployModelService") == 1
-    await pool.aclose()
 
 
 async def test_a_recorded_deploy_that_never_reached_zstack_is_sent_once(
@@ -407,17 +408,13 @@ async def test_a_forgotten_job_with_a_lookalike_group_never_guesses(
     takes its own once the stray one is deleted.
     """
     sim = await sim_factory(job_ttl=0.5, zstack_version=release)
-    settings = Settings(sim.url, SecretRef("ops", "zs"), allow_insecure_http=True)
-    pool = ConnectionPool(settings, SecretSource(), lambda _: [])  # type: ignore[arg-type]
-    cluster = Cluster()
-    deps = ChainDeps(pool, cluster, cluster.write_status, job_wait=0.3)
-    async with SimAdmin(sim.url) as admin:
+    async with on(sim, job_wait=0.3) as (cluster, deps, admin):
         model = await ready_model(cluster, deps)
         service = await _service(deps, model)
         await admin.set_faults(hold_jobs=True)
         res = cluster.add(DEPLOYMENT_PLURAL, _deployment(service, model))
         assert isinstance((await reconcile_deployment(res, deps)).result, Requeue)
-        api: Any = await pool.get(pool.resolve(NS, None, None), NS)
+        api: Any = await deps.connections.get(deps.connections.resolve(NS, None, None), NS)
         await admin.set_faults(hold_jobs=False)
         param = DeployModelServiceParam(name="qwen2-chat", model_uuid=model, zone_uuid=ZONE,
                                         type="Container")  # fmt: skip
@@ -444,7 +441,6 @@ async def test_a_forgotten_job_with_a_lookalike_group_never_guesses(
             assert status["uuid"] in groups - {stray.uuid}
         assert "pendingJob" not in status
         assert (await admin.counters()).count("DeployModelService") == 2  # ours and the stray
-    await pool.aclose()
 
 
 async def test_a_pass_on_an_older_status_follows_the_deploy_instead_of_failing(

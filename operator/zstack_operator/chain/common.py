@@ -21,7 +21,7 @@ from ..reconcile.model import Requeue, Resource, Result, Retry, Terminal
 from ..reconcile.passes import BasePass
 from ..resources import ReadyReason, SyncedReason
 from ..resources.chainbase import ChainStatus
-from ..zstack.errors import DuplicateJobError, ErrorKind, ZStackError
+from ..zstack.errors import DuplicateJobError, ErrorKind, JobExpiredError, ZStackError
 from .seam import ChainAPI, ChainDeps, KindOutcome
 
 T = TypeVar("T")
@@ -164,3 +164,18 @@ async def sent(call: Awaitable[T], follow: Callable[[], Awaitable[T]]) -> T:
         return await call
     except DuplicateJobError:
         return await follow()
+
+
+async def after_job(
+    api: ChainAPI, job: str, name: str, wait: float, read: Callable[[], Awaitable[T | None]]
+) -> T:
+    """``read()`` once the already-sent job ``job`` (of API ``name``) has ended.
+
+    The ``follow`` of ``sent`` for a mutation whose job result is not the inventory: the
+    resource is read again instead. Gone by then reads as a forgotten job.
+    """
+    await api.ai.wait_job(job, api=name, timeout=wait)
+    found = await read()
+    if found is None:
+        raise JobExpiredError(job, api=name)
+    return found

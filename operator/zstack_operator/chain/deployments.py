@@ -52,6 +52,7 @@ from .common import (
     POLL,
     ChainPass,
     Stop,
+    after_job,
     connection,
     dependency_wait,
     failed,
@@ -374,7 +375,13 @@ async def _rename(p: Pass, deps: ChainDeps, api: ChainAPI, group: Group, name: s
     try:
         renamed = await sent(
             api.ai.update_instance_group(group.uuid, name, job_uuid=job, wait=deps.job_wait),
-            lambda: _after(api, job, "UpdateModelServiceInstanceGroup", group.uuid, deps),
+            lambda: after_job(
+                api,
+                job,
+                "UpdateModelServiceInstanceGroup",
+                deps.job_wait,
+                lambda: api.ai.get_instance_group(group.uuid),
+            ),
         )
     except ZStackAPIError:
         p.update(failed_jobs=failed_jobs + 1)
@@ -386,15 +393,6 @@ async def _rename(p: Pass, deps: ChainDeps, api: ChainAPI, group: Group, name: s
             f"{name!r}",
         )
     return renamed
-
-
-async def _after(api: ChainAPI, job: str, name: str, uuid: str, deps: ChainDeps) -> Group:
-    """The group once the already-sent job ``job`` has ended."""
-    await api.ai.wait_job(job, api=name, timeout=deps.job_wait)
-    group = await api.ai.get_instance_group(uuid)
-    if group is None:
-        raise JobExpiredError(job, api=name)
-    return group
 
 
 def _text(value: Any) -> str:

@@ -37,6 +37,7 @@ from .common import (
     POLL,
     ChainPass,
     Stop,
+    after_job,
     connection,
     failed,
     invalid,
@@ -219,7 +220,7 @@ async def _create(
     try:
         inv = await sent(
             api.ai.add_model(param, user_tags=[owner_tag(p.res)], job_uuid=job, wait=deps.job_wait),
-            lambda: _after(api, job, "AddModel", uuid, deps),
+            lambda: after_job(api, job, "AddModel", deps.job_wait, lambda: api.ai.get_model(uuid)),
         )
     except JobTimeoutError:
         p.update(uuid=uuid)
@@ -265,15 +266,6 @@ async def _claim(
     return None
 
 
-async def _after(api: ChainAPI, job: str, name: str, uuid: str, deps: ChainDeps) -> ModelInventory:
-    """The model once the already-sent job ``job`` has ended."""
-    await api.ai.wait_job(job, api=name, timeout=deps.job_wait)
-    found = await api.ai.get_model(uuid)
-    if found is None:
-        raise JobExpiredError(job, api=name)
-    return found
-
-
 def _refuse(p: Pass, message: str) -> Result:
     p.ready_if_unset(ReadyReason.NOT_CREATED, "not created: the model is not this object's")
     p.synced(False, SyncedReason.NOT_OWNED, message)
@@ -298,7 +290,9 @@ async def _update(
             api.ai.update_model(
                 inv.uuid, UpdateModelParam.model_validate(values), job_uuid=job, wait=deps.job_wait
             ),
-            lambda: _after(api, job, "UpdateModel", inv.uuid, deps),
+            lambda: after_job(
+                api, job, "UpdateModel", deps.job_wait, lambda: api.ai.get_model(inv.uuid)
+            ),
         )
     except ZStackAPIError:
         p.update(failed_jobs=failed_jobs + 1)
