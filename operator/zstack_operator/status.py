@@ -237,7 +237,9 @@ def transitions(old: ConditionedStatus, new: ConditionedStatus) -> list[Transiti
         if before is None and cond.reason in _QUIET_FIRST:
             continue  # the expected first steps say nothing an operator of the cluster needs
         warning = cond.reason in TERMINAL_REASONS or cond.reason in _WARN_TOO
-        out.append(Transition(warning, cond.reason, cond.message or cond.reason))
+        event = Transition(warning, cond.reason, cond.message or cond.reason)
+        if event not in out:  # Ready and Synced saying the same thing (a wait) is one Event
+            out.append(event)
     return out
 
 

@@ -39,6 +39,19 @@ def test_transitions_name_each_changed_condition_once() -> None:
     assert st.transitions(s1, s1) == []
 
 
+def test_a_wait_said_by_ready_and_synced_alike_is_one_event() -> None:
+    s0 = ModelServiceStatus()
+    wait = "waiting for ModelService qwen2-vllm: it is not Ready yet"
+    s1 = st.set_condition(
+        s0, ConditionType.READY, False, ReadyReason.WAITING_FOR_DEPENDENCY, wait, 1
+    )
+    s1 = st.set_condition(
+        s1, ConditionType.SYNCED, False, SyncedReason.WAITING_FOR_DEPENDENCY, wait, 1
+    )
+    events = st.transitions(s0, s1)
+    assert [(e.reason, e.message) for e in events] == [("WaitingForDependency", wait)]
+
+
 def test_merge_patch_is_none_when_nothing_changed_and_nulls_removed_keys() -> None:
     old = {"uuid": "a", "pendingJob": {"uuid": "j"}, "conditions": [1]}
     assert st.merge_patch(old, dict(old)) is None
