@@ -335,15 +335,20 @@ async def on_chain_timer(
         log.info("drift check of %s", exc)
 
 
-async def _current(rt: Runtime, plural: str, body: kopf.Body) -> dict[str, Any] | None:
-    """The object as the API server has it now; None if it is gone, replaced or deleting."""
+async def _current(
+    rt: Runtime, plural: str, body: kopf.Body, *, deleting: bool = False
+) -> dict[str, Any] | None:
+    """The object as the API server has it now; None if it is gone or replaced.
+
+    Also None while it is being deleted, unless ``deleting`` (the finalizer's own read).
+    """
     assert rt.kube is not None
     meta = body.get("metadata", {})
     raw = await rt.kube.get_object(GROUP, VERSION, plural, meta["namespace"], meta["name"])
     fresh = (raw or {}).get("metadata", {})
-    if raw is None or fresh.get("uid") != meta.get("uid") or fresh.get("deletionTimestamp"):
+    if raw is None or fresh.get("uid") != meta.get("uid"):
         return None
-    return raw
+    return raw if deleting or not fresh.get("deletionTimestamp") else None
 
 
 async def on_chain_delete(
@@ -360,9 +365,8 @@ async def on_chain_delete(
     kind, _reconcile, finalize_kind = _CHAIN[resource.plural]
     meta = body.get("metadata", {})
     async with rt.locks.hold(meta.get("uid", "")):
-        raw = await rt.kube.get_object(GROUP, VERSION, resource.plural, meta["namespace"],
-                                       meta["name"])  # fmt: skip
-        if raw is None or raw.get("metadata", {}).get("uid") != meta.get("uid"):
+        raw = await _current(rt, resource.plural, body, deleting=True)
+        if raw is None:
             return  # already gone: a finalizer that ran to its end
         res = resource_of(raw)
         outcome = await finalize_kind(res, rt.chain, attempt=retry)

@@ -185,8 +185,7 @@ def with_kstatus(status: S) -> S:
         return set_condition(
             status, ConditionType.STALLED, True, synced.reason, synced.message, gen
         )
-    failed = ready is not None and ready.status != ConditionStatus.TRUE
-    if failed and ready is not None and ready.reason == ReadyReason.FAILED:
+    if ready and ready.status != ConditionStatus.TRUE and ready.reason == ReadyReason.FAILED:
         # A deployment ZStack reports Failed stays so: only a new deployment changes it.
         return set_condition(status, ConditionType.STALLED, True, ready.reason, ready.message, gen)
     busy = (

@@ -12,7 +12,12 @@ def test_each_chain_names_its_own_model_and_service() -> None:
     assert len(objects) == 9
     assert [o["kind"] for o in objects[:3]] == list(KINDS)
     for i in range(3):
-        model, service, deployment = objects[3 * i : 3 * i + 3]
+        chain = {o["kind"]: o for o in objects[3 * i : 3 * i + 3]}
+        model, service, deployment = (
+            chain["Model"],
+            chain["ModelService"],
+            chain["ModelServiceDeployment"],
+        )
         name = f"chain-{i:05d}"
         assert {o["metadata"]["name"] for o in (model, service, deployment)} == {name}
         assert {o["spec"]["name"] for o in (model, service, deployment)} == {name}
@@ -23,7 +28,7 @@ def test_each_chain_names_its_own_model_and_service() -> None:
 
 def test_the_rest_of_each_spec_is_the_shipped_sample() -> None:
     samples = load_chain()
-    model = generate_chains(1)[0]
+    model = next(o for o in generate_chains(1) if o["kind"] == "Model")
     for key, value in samples["Model"]["spec"].items():
         if key != "name":
             assert model["spec"][key] == value

@@ -26,17 +26,13 @@ from typing import Any
 
 import httpx
 
-from ..resources import GROUP, PLURAL, VERSION
+from ..resources import GROUP, VERSION
 from ..resources.deployment import DEPLOYMENT_PLURAL
-from ..resources.model import MODEL_PLURAL
 from .chain_manifests import KINDS, generate_chains
-from .context import Context, Options, stamp
+from .context import CREATE_CONCURRENCY, Context, Options, stamp
 
 #: Writes the bench counts on the API server: the three kinds, their status, and Events.
-CHAIN_RESOURCES = (
-    *(r for p in (MODEL_PLURAL, PLURAL, DEPLOYMENT_PLURAL) for r in (p, f"{p}/status")),
-    "events",
-)
+CHAIN_RESOURCES = (*(r for p in KINDS.values() for r in (p, f"{p}/status")), "events")
 _TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
@@ -201,7 +197,7 @@ async def _measure(ctx: Context, args: argparse.Namespace) -> ChainFigures:
         writes_before = apimetrics.write_counts(await kube.metrics_text(), CHAIN_RESOURCES)
         t0 = time.monotonic()
         tracker = asyncio.create_task(_track(ctx, ns, t0, figures, handle))
-        await _create_all(kube, ns, objects)
+        await kube.create_all(ns, objects, CREATE_CONCURRENCY)
         figures.apply_seconds = time.monotonic() - t0
         ctx.say(f"{3 * n} objects created in {figures.apply_seconds:.1f} s")
         endpoints = await tracker
@@ -231,17 +227,6 @@ async def _measure(ctx: Context, args: argparse.Namespace) -> ChainFigures:
         handle.child.stop()
         await kube.drop_namespace(ns)
     return figures
-
-
-async def _create_all(kube: Any, ns: str, objects: list[dict[str, Any]]) -> None:
-    gate = asyncio.Semaphore(16)
-
-    async def one(obj: dict[str, Any]) -> None:
-        plural = KINDS[obj["kind"]]
-        async with gate:
-            await kube.call("POST", f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{plural}", json=obj)
-
-    await asyncio.gather(*(one(o) for o in objects))
 
 
 async def _track(
@@ -331,7 +316,7 @@ async def _delete_all(
                 .json()
                 .get("items", [])
             )
-            for plural in (MODEL_PLURAL, PLURAL, DEPLOYMENT_PLURAL)
+            for plural in KINDS.values()
         }
         left["instance groups"] = len(await ctx.admin.instance_groups())
         left["model services"] = len(await ctx.admin.services())

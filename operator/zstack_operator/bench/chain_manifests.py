@@ -14,14 +14,14 @@ from typing import Any
 
 import yaml
 
-from ..resources import KIND, PLURAL
-from ..resources.deployment import DEPLOYMENT_KIND, DEPLOYMENT_PLURAL
-from ..resources.model import MODEL_KIND, MODEL_PLURAL
+from ..chain.refs import PLURALS
+from ..resources import KIND
+from ..resources.deployment import DEPLOYMENT_KIND
 from .manifests import REPO_ROOT
 
 CHAIN_SAMPLES = REPO_ROOT / "deploy" / "samples" / "chain"
-#: Kind -> plural of the three kinds of a chain.
-KINDS = {MODEL_KIND: MODEL_PLURAL, KIND: PLURAL, DEPLOYMENT_KIND: DEPLOYMENT_PLURAL}
+#: Kind -> plural of the three kinds of a chain (the references' own table).
+KINDS = PLURALS
 
 
 def load_chain(folder: Path = CHAIN_SAMPLES) -> dict[str, dict[str, Any]]:

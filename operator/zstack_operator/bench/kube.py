@@ -18,9 +18,10 @@ from typing import Any
 
 import httpx
 
+from ..chain.refs import PLURALS
 from ..devcluster.kubectl import kubectl_path
 from ..kubeapi import load_kubeconfig
-from ..resources import GROUP, PLURAL, VERSION
+from ..resources import GROUP, KIND, PLURAL, VERSION
 from ..resources.connection import CLUSTER_CONNECTION_PLURAL, CONNECTION_PLURAL
 from ..resources.deployment import DEPLOYMENT_PLURAL
 from ..resources.model import MODEL_PLURAL
@@ -107,12 +108,13 @@ class BenchKube:
     async def create_all(
         self, namespace: str, objects: Sequence[dict[str, Any]], concurrency: int
     ) -> list[dict[str, Any]]:
-        """POST every ModelService, at most ``concurrency`` at once; the created objects."""
+        """POST every object (any kind of ours), ``concurrency`` at once; the created objects."""
         gate = asyncio.Semaphore(concurrency)
 
         async def one(obj: dict[str, Any]) -> dict[str, Any]:
+            plural = PLURALS.get(obj.get("kind", KIND), PLURAL)
             async with gate:
-                reply = await self.call("POST", _collection(namespace), json=obj)
+                reply = await self.call("POST", _collection(namespace, plural), json=obj)
             created: dict[str, Any] = reply.json()
             return created
 

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from .. import status as st
 from ..connections import OPERATOR_DEFAULT, CredentialsError
 from ..connections.keys import from_shown, shown
-from ..reconcile.model import Requeue, Resource, Result, Retry, Terminal
+from ..reconcile.finalize import PAUSED_RECHECK
+from ..reconcile.model import Requeue, Resource, Result, Retry, StatusWriteError, Terminal
 from ..reconcile.passes import BasePass
 from ..resources import ReadyReason, SyncedReason
 from ..resources.chainbase import ChainStatus
@@ -61,6 +62,13 @@ class ChainPass(BasePass[st.S]):
     async def finish(self, result: Result) -> KindOutcome:
         """Write the status once and return the outcome; raises StatusWriteError."""
         return KindOutcome(result, self.new, await self.write(result))
+
+    async def finish_anyway(self, result: Result) -> KindOutcome:
+        """``finish`` for deletion: a status that cannot be written must not hold it up."""
+        try:
+            return await self.finish(result)
+        except StatusWriteError:
+            return KindOutcome(result, self.new)
 
     async def save_now(self) -> None:
         """Store the status as it stands, before a call that must be recorded first."""
@@ -179,3 +187,11 @@ async def after_job(
     if found is None:
         raise JobExpiredError(job, api=name)
     return found
+
+
+async def paused_deletion(p: ChainPass[Any]) -> KindOutcome | None:
+    """The outcome of a deletion held by ``ai.zstack.io/paused`` (None: not paused)."""
+    if not p.res.paused:
+        return None
+    p.synced(False, SyncedReason.PAUSED, "deletion waits: paused by annotation ai.zstack.io/paused")
+    return await p.finish_anyway(Requeue(PAUSED_RECHECK, "deletion waits while paused"))

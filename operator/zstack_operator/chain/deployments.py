@@ -29,7 +29,6 @@ from pydantic import ValidationError
 
 from .. import status as st
 from ..reconcile import jobs
-from ..reconcile.finalize import PAUSED_RECHECK
 from ..reconcile.model import Done, Requeue, Resource, Result, Retry, StatusWriteError, Terminal
 from ..reconcile.ownership import owner_tag
 from ..resources import KIND, DeletionPolicy, EventReason, JobAction, ReadyReason, SyncedReason
@@ -57,6 +56,7 @@ from .common import (
     dependency_wait,
     failed,
     invalid,
+    paused_deletion,
     sent,
     validation_message,
     waiting,
@@ -458,11 +458,9 @@ async def finalize_deployment(res: Resource, deps: ChainDeps, *, attempt: int = 
     p = Pass(res, deps, DEPLOYMENT_PLURAL, DeploymentStatus)
     if res.spec.get("deletionPolicy") == DeletionPolicy.ORPHAN:
         return KindOutcome(Done(), p.new)
-    if res.paused:
-        p.synced(
-            False, SyncedReason.PAUSED, "deletion waits: paused by annotation ai.zstack.io/paused"
-        )
-        return await _finish_anyway(p, Requeue(PAUSED_RECHECK, "deletion waits while paused"))
+    held = await paused_deletion(p)
+    if held is not None:
+        return held
     if not p.old.uuid and p.old.pending_job is None:
         return KindOutcome(Done(), p.new)  # a deploy is never sent before it is recorded
     try:
@@ -484,11 +482,11 @@ async def finalize_deployment(res: Resource, deps: ChainDeps, *, attempt: int = 
         )
     except Stop as stop:
         if isinstance(stop.result, Requeue):
-            return await _finish_anyway(p, stop.result)
-        return await _finish_anyway(p, Retry(f"deletion waits for the connection: {stop}"))
+            return await p.finish_anyway(stop.result)
+        return await p.finish_anyway(Retry(f"deletion waits for the connection: {stop}"))
     except JobTimeoutError:
         p.ready(False, ReadyReason.DELETING, "deleting the instance group in ZStack")
-        return await _finish_anyway(p, Requeue(POLL, "a ZStack job is still running"))
+        return await p.finish_anyway(Requeue(POLL, "a ZStack job is still running"))
     except ZStackAPIError as exc:
         if exc.error.code != "SYS.1003":
             p.update(failed_jobs=(p.old.failed_jobs or 0) + 1)
@@ -507,11 +505,4 @@ def _snake(spec: Any) -> dict[str, Any]:
 async def _delete_failed(p: Pass, exc: ZStackError) -> KindOutcome:
     p.synced(False, SyncedReason.RECONCILE_ERROR, f"delete failed: {st.describe(exc)} (will retry)")
     p.update(error=st.error_status(exc))
-    return await _finish_anyway(p, Retry(f"delete failed: {st.describe(exc)}"))
-
-
-async def _finish_anyway(p: Pass, result: Result) -> KindOutcome:
-    try:
-        return await p.finish(result)
-    except StatusWriteError:
-        return KindOutcome(result, p.new)
+    return await p.finish_anyway(Retry(f"delete failed: {st.describe(exc)}"))

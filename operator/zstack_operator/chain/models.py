@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from .. import status as st
 from ..reconcile import jobs
-from ..reconcile.finalize import PAUSED_RECHECK
 from ..reconcile.model import Done, Requeue, Resource, Result, Retry, StatusWriteError, Terminal
 from ..reconcile.ownership import owner_tag
 from ..resources import (
@@ -41,6 +40,7 @@ from .common import (
     connection,
     failed,
     invalid,
+    paused_deletion,
     sent,
     validation_message,
     waiting,
@@ -318,17 +318,15 @@ async def finalize_model(res: Resource, deps: ChainDeps, *, attempt: int = 0) ->
     spec = res.spec
     if spec.get("managementPolicy") == ManagementPolicy.OBSERVE:
         return KindOutcome(Done(), p.new)
-    if res.paused:
-        p.synced(
-            False, SyncedReason.PAUSED, "deletion waits: paused by annotation ai.zstack.io/paused"
-        )
-        return await _finish_anyway(p, Requeue(PAUSED_RECHECK, "deletion waits while paused"))
+    held = await paused_deletion(p)
+    if held is not None:
+        return held
     uuid = model_uuid(res)
     using = await refs.users(deps.objects, MODEL_KIND, res.namespace, res.name, uuid)
     if using:
         message = f"deletion waits for {', '.join(using)}, which use this model"
         p.ready(False, ReadyReason.DELETING, message)
-        return await _finish_anyway(p, Requeue(POLL * 2, message))
+        return await p.finish_anyway(Requeue(POLL * 2, message))
     if spec.get("deletionPolicy") == DeletionPolicy.ORPHAN:
         return KindOutcome(Done(), p.new)
     try:
@@ -337,7 +335,7 @@ async def finalize_model(res: Resource, deps: ChainDeps, *, attempt: int = 0) ->
         except Stop as stop:
             if not p.old.uuid:
                 return KindOutcome(Done(), p.new)  # nothing can have been sent through it
-            return await _finish_anyway(p, Retry(f"deletion waits for the connection: {stop}"))
+            return await p.finish_anyway(Retry(f"deletion waits for the connection: {stop}"))
         if not p.old.uuid and not await _maybe_created(p, deps, api, uuid):
             return KindOutcome(Done(), p.new)
         job = jobs.job_uuid(res.uid, JobAction.DELETE, p.old.failed_jobs or 0)
@@ -347,7 +345,7 @@ async def finalize_model(res: Resource, deps: ChainDeps, *, attempt: int = 0) ->
         )
     except JobTimeoutError:
         p.ready(False, ReadyReason.DELETING, "deleting the model in ZStack")
-        return await _finish_anyway(p, Requeue(POLL, "a ZStack job is still running"))
+        return await p.finish_anyway(Requeue(POLL, "a ZStack job is still running"))
     except ZStackAPIError as exc:
         if exc.error.code != _GONE:
             p.update(failed_jobs=(p.old.failed_jobs or 0) + 1)
@@ -378,11 +376,4 @@ async def _maybe_created(p: Pass, deps: ChainDeps, api: ChainAPI, uuid: str) -> 
 async def _delete_failed(p: Pass, exc: ZStackError) -> KindOutcome:
     p.synced(False, SyncedReason.RECONCILE_ERROR, f"delete failed: {st.describe(exc)} (will retry)")
     p.update(error=st.error_status(exc))
-    return await _finish_anyway(p, Retry(f"delete failed: {st.describe(exc)}"))
-
-
-async def _finish_anyway(p: Pass, result: Result) -> KindOutcome:
-    try:
-        return await p.finish(result)
-    except StatusWriteError:
-        return KindOutcome(result, p.new)
+    return await p.finish_anyway(Retry(f"delete failed: {st.describe(exc)}"))
